@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install everything the project needs on a fresh machine, and nothing twice:
+#   apt   Debian packages of scripts/apt-packages.txt that are missing
+#   venv  the pinned Python venv (outside the checkout, keyed by requirements.txt)
+#   link  ansible_collections/centaurus/fornax -> this checkout
+#   k8s   Kubernetes binaries built from source (scripts/k8s-binaries.sh)
+# With no argument: all of them, in that order.
+set -euo pipefail
+# shellcheck source=env.sh
+source "$(dirname "$0")/env.sh"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
+
+stage_apt() {
+  local wanted missing=()
+  wanted=$(sed -E 's/#.*//' "$FORNAX_ROOT/scripts/apt-packages.txt" | xargs)
+  for p in $wanted; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  [[ $(id -u) -eq 0 ]] || die "missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}"
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+stage_venv() {
+  [[ -f $FORNAX_VENV/.complete ]] && return 0
+  local py=${PYTHON:-python3.11}
+  command -v "$py" >/dev/null || die "$py not found: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"
+  log "creating the project venv $FORNAX_VENV (pinned requirements.txt)"
+  rm -rf "$FORNAX_VENV"
+  "$py" -m venv "$FORNAX_VENV" || die "python venv creation failed (Debian: apt-get install python3.11-venv)"
+  "$FORNAX_VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null
+  "$FORNAX_VENV/bin/pip" install -q --disable-pip-version-check -r "$FORNAX_ROOT/requirements.txt" \
+    || die "pip install -r requirements.txt failed"
+  touch "$FORNAX_VENV/.complete"
+}
+
+stage_link() {
+  local ns=$FORNAX_COLLECTIONS/ansible_collections/centaurus
+  mkdir -p "$ns"
+  [[ $(readlink "$ns/fornax" 2>/dev/null) == "$FORNAX_ROOT" ]] || ln -sfn "$FORNAX_ROOT" "$ns/fornax"
+}
+
+stage_k8s() { "$FORNAX_ROOT/scripts/k8s-binaries.sh" >/dev/null; }
+
+stages=("$@")
+((${#stages[@]})) || stages=(apt venv link k8s)
+for s in "${stages[@]}"; do
+  declare -F "stage_$s" >/dev/null || die "unknown stage '$s' (apt, venv, link, k8s)"
+  "stage_$s"
+done
