@@ -28,6 +28,16 @@ from .config import ConnectionSettings
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+MAX_THROTTLED_RETRIES = 20
+MAX_RETRY_AFTER = 1.0
+
+
+def _retry_after(header: Optional[str]) -> float:
+    """Seconds to wait before resending a 429'd request: the server's hint, capped."""
+    try:
+        return min(max(float(header or 0.2), 0.05), MAX_RETRY_AFTER)
+    except ValueError:
+        return 0.2
 
 
 class KubeError(Exception):
@@ -198,9 +208,8 @@ class KubeClient:
         headers = self._headers(content_type, "application/json")
         url = self._url(path, query)
         last_error: Optional[BaseException] = None
-        for attempt in range(self.connect_retries + 1):
-            if attempt:
-                time.sleep(self.retry_delay * attempt)
+        attempt = throttled = 0
+        while attempt <= self.connect_retries:
             if self._conn is None:
                 self._conn = self._new_connection(timeout or self.timeout)
             elif self._conn.sock is not None:
@@ -214,6 +223,13 @@ class KubeClient:
                 last_error = exc
                 self._conn.close()
                 self._conn = None
+                attempt += 1
+                time.sleep(self.retry_delay * attempt)
+                continue
+            if response.status == 429 and throttled < MAX_THROTTLED_RETRIES:
+                # Not processed (throttled, or storage still initialising): safe to resend.
+                throttled += 1
+                time.sleep(_retry_after(response.getheader("Retry-After")))
                 continue
             return self._decode(response.status, response.reason, raw)
         raise KubeUnreachable(
