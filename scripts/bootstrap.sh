@@ -2,6 +2,7 @@
 # Install everything the project needs on a fresh machine, and nothing twice:
 #   apt   Debian packages of scripts/apt-packages.txt that are missing
 #   venv  the pinned Python venv (outside the checkout, keyed by requirements.txt)
+#   sanity  a separate venv for ansible-test sanity (its linters are pinned by ansible-test)
 #   link  ansible_collections/centaurus/fornax -> this checkout
 #   k8s   Kubernetes binaries built from source (scripts/k8s-binaries.sh)
 # With no argument: all of them, in that order.
@@ -39,6 +40,35 @@ stage_venv() {
   touch "$FORNAX_VENV/.complete"
 }
 
+stage_sanity() {
+  # ansible-test sanity gets a venv of its own: --requirements installs pinned linters into the
+  # environment it runs in, and --venv would download a pip bootstrap script from a host that
+  # only the package registries stand in for here.
+  local pip_version cached
+  if [[ ! -f $FORNAX_SANITY_VENV/.complete ]]; then
+    make_sanity_venv
+  fi
+  # The pip version ansible-test bootstraps into its venvs (its default_packages).
+  pip_version=$(grep -hoE "pip='[0-9.]+'" "$FORNAX_SANITY_VENV"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -1 | cut -d"'" -f2)
+  [[ -n $pip_version ]] || die "cannot tell which pip version ansible-test bootstraps"
+  cached=$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py
+  if ! cmp -s "$FORNAX_ROOT/scripts/get_pip_standin.py" "$cached"; then
+    mkdir -p "$(dirname "$cached")"
+    cp "$FORNAX_ROOT/scripts/get_pip_standin.py" "$cached"
+  fi
+}
+
+make_sanity_venv() {
+  local core
+  core=$(grep -E '^ansible-core==' "$FORNAX_ROOT/requirements.txt")
+  log "creating the ansible-test sanity venv $FORNAX_SANITY_VENV ($core)"
+  rm -rf "$FORNAX_SANITY_VENV"
+  "${PYTHON:-python3.11}" -m venv "$FORNAX_SANITY_VENV" || die "python venv creation failed"
+  "$FORNAX_SANITY_VENV/bin/pip" install -q --disable-pip-version-check "$core" PyYAML \
+    || die "pip install $core failed"
+  touch "$FORNAX_SANITY_VENV/.complete"
+}
+
 stage_link() {
   local ns=$FORNAX_COLLECTIONS/ansible_collections/centaurus
   mkdir -p "$ns"
@@ -48,8 +78,8 @@ stage_link() {
 stage_k8s() { "$FORNAX_ROOT/scripts/k8s-binaries.sh" >/dev/null; }
 
 stages=("$@")
-((${#stages[@]})) || stages=(apt venv link k8s)
+((${#stages[@]})) || stages=(apt venv sanity link k8s)
 for s in "${stages[@]}"; do
-  declare -F "stage_$s" >/dev/null || die "unknown stage '$s' (apt, venv, link, k8s)"
+  declare -F "stage_$s" >/dev/null || die "unknown stage '$s' (apt, venv, sanity, link, k8s)"
   "stage_$s"
 done

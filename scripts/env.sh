@@ -8,6 +8,7 @@ source "$FORNAX_ROOT/versions.env"
 export K8S_VERSION KWOK_VERSION
 req_hash=$(sha256sum "$FORNAX_ROOT/requirements.txt" | cut -c1-12)
 export FORNAX_VENV=$FORNAX_CACHE/venv-$req_hash
+export FORNAX_SANITY_VENV=$FORNAX_CACHE/sanity-venv-$req_hash
 export FORNAX_K8S_BIN=$FORNAX_CACHE/k8s/$K8S_VERSION/bin
 # Ansible finds this collection through a link outside the checkout (a link inside it would loop).
 link_id=$(printf '%s' "$FORNAX_ROOT" | sha256sum | cut -c1-12)

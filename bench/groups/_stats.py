@@ -11,7 +11,7 @@ from collections.abc import Callable
 def median_seconds(fn: Callable[[], object], repeat: int) -> float:
     """Median wall-clock seconds of ``repeat`` calls of ``fn``."""
     samples = []
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         started = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - started)

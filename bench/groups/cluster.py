@@ -30,8 +30,8 @@ def _timed_start(specs: list[ClusterSpec]) -> float:
 
 def run() -> dict[str, float]:
     bin_dir = k8s_bin_dir()  # builds nothing: fails when the cache is missing
-    single = [_timed_start([ClusterSpec("warm")]) for _ in range(REPEAT)]
-    chain = [_timed_start([ClusterSpec(n) for n in "abcd"]) for _ in range(3)]
+    single = [_timed_start([ClusterSpec("warm")]) for _run in range(REPEAT)]
+    chain = [_timed_start([ClusterSpec(n) for n in "abcd"]) for _run in range(3)]
     metrics = {
         "cluster_start_warm_seconds": statistics.median(single),
         "cluster_chain4_start_seconds": statistics.median(chain),

@@ -52,7 +52,7 @@ def demo_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_down(_: argparse.Namespace) -> int:
+def demo_down(_args: argparse.Namespace) -> int:
     root = demo_dir()
     state = root / "state.json"
     if not state.exists():
@@ -64,7 +64,7 @@ def demo_down(_: argparse.Namespace) -> int:
     return 0
 
 
-def demo_status(_: argparse.Namespace) -> int:
+def demo_status(_args: argparse.Namespace) -> int:
     state = demo_dir() / "state.json"
     if not state.exists():
         print("no demo is running")

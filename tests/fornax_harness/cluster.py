@@ -194,14 +194,14 @@ class TestCluster:
             argv += [
                 f"--root-ca-file={self.ca.pair.cert_path}",
                 f"--service-account-private-key-file={self.sa_key}",
-                "--use-service-account-credentials=false",
+                "--use-service-account-credentials=true",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--controllers=*,-bootstrapsigner,-tokencleaner,-nodeipam",
                 "--concurrent-deployment-syncs=10",
             ]
         return argv
 
-    def _spawn(self, component: str, argv: list[str]) -> ManagedProcess:
+    def spawn(self, component: str, argv: list[str]) -> ManagedProcess:
         proc = ManagedProcess(
             f"{component} of cluster {self.name}", argv, self._log(component), tied=self.tied
         )
@@ -249,7 +249,7 @@ class TestCluster:
         return self
 
     def _start_etcd(self, deadline: float) -> None:
-        etcd = self._spawn("etcd", self._etcd_argv())
+        etcd = self.spawn("etcd", self._etcd_argv())
         while not port_in_use(self.etcd_port):
             if not etcd.alive:
                 raise HarnessError(
@@ -263,7 +263,7 @@ class TestCluster:
             time.sleep(0.02)
 
     def start_apiserver(self, timeout: float = 60.0) -> None:
-        proc = self._spawn("kube-apiserver", self._apiserver_argv())
+        proc = self.spawn("kube-apiserver", self._apiserver_argv())
         self.wait_ready(proc, timeout)
 
     def stop_apiserver(self) -> None:
@@ -281,7 +281,7 @@ class TestCluster:
         ):
             pair = self.ca.issue(component, user, client=True)
             self._write_kubeconfig(self.dir / f"{component}.kubeconfig", pair)
-            self._spawn(component, self._controller_argv(component))
+            self.spawn(component, self._controller_argv(component))
 
     def wait_ready(self, proc: ManagedProcess, timeout: float) -> None:
         """Poll /readyz with the admin identity until 200, the process dies, or time runs out."""

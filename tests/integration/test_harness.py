@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -155,3 +156,34 @@ def test_chain_of_four_independent_clusters(chain):
             assert b.get_or_none(f"{path}/only-in-a") is None
         finally:
             a.delete(f"{path}/only-in-a")
+
+
+def test_controllers_and_kwok_make_deployments_ready(cluster_factory):
+    """With controller-manager, scheduler and kwok nodes, Deployments report ready replicas."""
+    [c] = cluster_factory(ClusterSpec("workloads", controllers=True, kwok=True, crds=False))
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]},
+            },
+        },
+    }
+    path = "/apis/apps/v1/namespaces/default/deployments"
+    with c.client() as client:
+        client.create(path, deployment)
+        deadline = time.monotonic() + 60
+        status: dict = {}
+        while time.monotonic() < deadline:
+            status = client.get(f"{path}/web").get("status") or {}
+            if status.get("readyReplicas") == 2:
+                break
+            time.sleep(0.2)
+        assert status.get("readyReplicas") == 2, status
+        pods = client.get("/api/v1/namespaces/default/pods", labelSelector="app=web")["items"]
+        assert {p["spec"]["nodeName"] for p in pods} == {"workloads-node-0"}

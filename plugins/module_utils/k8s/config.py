@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import yaml
+from .yaml_support import require_yaml, yaml
 
 # Option name -> environment variable consulted when the option is not given.
 ENV_FALLBACKS = {
@@ -105,6 +105,7 @@ def load_kubeconfig(
             f"kubeconfig: expected a path or a dict, got {type(kubeconfig).__name__}"
         )
     path = os.path.expanduser(kubeconfig)
+    require_yaml()
     text = _read_file(path, "kubeconfig")
     try:
         parsed = yaml.safe_load(text)

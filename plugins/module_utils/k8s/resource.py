@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import yaml
-
 from .client import KubeApiError, KubeClient, KubeError, resource_path
+from .yaml_support import require_yaml, yaml
 
 
 class ManifestError(ValueError):
@@ -35,6 +34,7 @@ def load_manifests(text: str, where: str = "manifest") -> list[dict[str, Any]]:
     Empty documents are dropped; every other document must be a mapping with apiVersion, kind
     and metadata.name, else ManifestError names the document and the missing field.
     """
+    require_yaml()
     try:
         documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
