@@ -37,7 +37,7 @@ from .process import HarnessError, ManagedProcess, free_port, port_in_use
 
 ADMIN_USER = "fornax-admin"
 SERVICE_CIDR = "10.96.0.0/16"  # allocation only: no traffic is ever sent to these addresses
-CRD_FILES = ("mission.yaml", "edgecluster.yaml")
+CRD_FILES = ("mission.yaml", "edgecluster.yaml", "clusterreport.yaml")
 
 
 @dataclass
@@ -360,7 +360,7 @@ def install_crds(cluster: TestCluster, timeout: float = 30.0) -> None:
         while True:  # discovery lags a little behind Established
             try:
                 kinds = {r["kind"] for r in client.get(group_version).get("resources", [])}
-                if {"Mission", "EdgeCluster"} <= kinds:
+                if {"Mission", "EdgeCluster", "ClusterReport"} <= kinds:
                     return
             except KubeApiError:
                 pass
