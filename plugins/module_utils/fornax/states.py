@@ -47,7 +47,12 @@ READY, FAILED, WAITING, NOT_MATCHED, UNREACHABLE_CLASS, OTHER = (
 )
 
 _RATIO = re.compile(r"^(\d+)/(\d+)$")
-_READY_WORDS = {APPLIED, DONE, SKIPPED, COMPLETE, "ready", "succeeded", "completed"}
+_EXACT = {
+    PENDING: WAITING,
+    NOT_MATCH: NOT_MATCHED,
+    UNREACHABLE: UNREACHABLE_CLASS,
+    **{word: READY for word in (APPLIED, DONE, SKIPPED, COMPLETE, "ready", "succeeded")},
+}
 
 
 def failed(reason: str) -> str:
@@ -58,19 +63,15 @@ def failed(reason: str) -> str:
 
 def classify(state: Optional[str]) -> str:
     """READY, FAILED, WAITING, NOT_MATCHED, UNREACHABLE_CLASS, or OTHER (statecheck output)."""
-    if state is None or state == PENDING or state.startswith("running "):
+    if state is None or state.startswith("running "):
         return WAITING
-    if state == NOT_MATCH:
-        return NOT_MATCHED
-    if state == UNREACHABLE:
-        return UNREACHABLE_CLASS
+    if state in _EXACT:
+        return _EXACT[state]
     if state.startswith(FAILED_PREFIX.strip()):
         return FAILED
     ratio = _RATIO.match(state)
     if ratio:
         return READY if ratio.group(1) == ratio.group(2) else WAITING
-    if state in _READY_WORDS:
-        return READY
     return OTHER
 
 
