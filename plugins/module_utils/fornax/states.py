@@ -127,3 +127,49 @@ def summarize(
                 - int(extra.get("unreachable", 0)),
             )
     return counts
+
+
+def _ratio(ready: object, desired: object) -> str:
+    return f"{int(ready or 0)}/{int(desired or 0)}"
+
+
+def _workload_state(obj: Mapping) -> str:
+    desired = (obj.get("spec") or {}).get("replicas", 1)
+    status = obj.get("status") or {}
+    if status.get("observedGeneration", 0) < (obj.get("metadata") or {}).get("generation", 0):
+        return _ratio(0, desired)  # the controller has not seen this generation yet
+    return _ratio(status.get("readyReplicas"), desired)
+
+
+def _job_state(obj: Mapping) -> str:
+    status = obj.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") == "Complete":
+            return COMPLETE
+        if condition.get("status") == "True" and condition.get("type") == "Failed":
+            return failed(condition.get("message") or condition.get("reason") or "job failed")
+    completions = int((obj.get("spec") or {}).get("completions") or 1)
+    return f"running {int(status.get('succeeded') or 0)}/{completions}"
+
+
+def object_state(obj: Mapping) -> str:
+    """The state string of one live object the agent created (see the table above)."""
+    kind = obj.get("kind")
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        return _workload_state(obj)
+    if kind == "DaemonSet":
+        status = obj.get("status") or {}
+        return _ratio(status.get("numberReady"), status.get("desiredNumberScheduled"))
+    if kind == "Job":
+        return _job_state(obj)
+    return APPLIED
+
+
+def combine(object_states: Iterable[str]) -> str:
+    """One state for a Mission whose content has several objects: the first not-ready one."""
+    collected = list(object_states)
+    for state in collected:
+        if classify(state) != READY:
+            return state
+    ratios = [s for s in collected if _RATIO.match(s)]
+    return ratios[0] if ratios else (collected[0] if collected else APPLIED)

@@ -1,0 +1,42 @@
+# Copyright: contributors to centaurus.fornax
+# Apache License 2.0 (see LICENSE)
+"""API paths, labels and annotations of the Fornax resources: named once, used everywhere."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+GROUP = "edgeclusters.kubeedge.io"
+VERSION = "v1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+MISSIONS = f"/apis/{API_VERSION}/missions"
+EDGECLUSTERS = f"/apis/{API_VERSION}/edgeclusters"
+CLUSTERREPORTS = f"/apis/{API_VERSION}/clusterreports"
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "centaurus.fornax"
+# On content the agent created for a Mission: the Mission's name.
+MISSION_LABEL = f"{GROUP}/mission"
+# On content: the cluster whose agent created it (never delete what another agent made).
+APPLIED_BY_ANNOTATION = f"{GROUP}/applied-by"
+# On a Mission copied down from the parent: the parent's name and the generation copied.
+COPIED_FROM_ANNOTATION = f"{GROUP}/copied-from"
+PARENT_GENERATION_ANNOTATION = f"{GROUP}/parent-generation"
+
+FIELD_MANAGER_AGENT = "fornax-agent"
+FIELD_MANAGER_HUB = "fornax-hub"
+
+
+def mission_path(name: Optional[str] = None, status: bool = False) -> str:
+    path = MISSIONS if name is None else f"{MISSIONS}/{name}"
+    return f"{path}/status" if status else path
+
+
+def edgecluster_path(name: Optional[str] = None, status: bool = False) -> str:
+    path = EDGECLUSTERS if name is None else f"{EDGECLUSTERS}/{name}"
+    return f"{path}/status" if status else path
+
+
+def clusterreport_path(name: Optional[str] = None) -> str:
+    return CLUSTERREPORTS if name is None else f"{CLUSTERREPORTS}/{name}"

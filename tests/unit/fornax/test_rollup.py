@@ -1,0 +1,88 @@
+"""Roll-up between layers: reports, the parent's fold, and the bound on status size."""
+
+from __future__ import annotations
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import rollup
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import states as st
+
+
+def test_report_prefixes_the_subtree_under_the_reporting_cluster():
+    report = rollup.compose_report(
+        "b",
+        own_states={"m": "2/2"},
+        local_status={"m": {"states": {"c": "not match", "c/d": "1/1"}}},
+        generations={"m": 3},
+    )
+    assert report == {
+        "m": {"states": {"b": "2/2", "b/c": "not match", "b/c/d": "1/1"}, "generation": 3}
+    }
+
+
+def test_report_of_a_mission_not_acted_on_yet_is_pending():
+    report = rollup.compose_report("d", {}, {"m": {}}, {})
+    assert report["m"]["states"] == {"d": st.PENDING}
+
+
+def test_fold_trusts_a_child_only_under_its_own_prefix():
+    children = {
+        "b": {
+            "connected": True,
+            "missions": {"m": {"states": {"b": "1/1", "b/c": "1/1", "e": "forged"}}},
+        },
+        "e": {"connected": True, "missions": {"m": {"states": {"e": "0/1"}}}},
+    }
+    status = rollup.fold("m", children)
+    assert status["states"] == {"b": "1/1", "b/c": "1/1", "e": "0/1"}
+    assert status["summary"]["ready"] == 2
+
+
+def test_fold_marks_silent_children_unreachable_and_drops_their_subtree():
+    children = {
+        "b": {"connected": False, "missions": {"m": {"states": {"b": "1/1", "b/c": "1/1"}}}},
+        "x": {"connected": True, "missions": {}},
+    }
+    status = rollup.fold("m", children)
+    assert status["states"] == {"b": st.UNREACHABLE, "x": st.PENDING}
+    assert status["summary"]["unreachable"] == 1
+
+
+def test_bound_keeps_small_trees_whole():
+    states = {"b": "1/1", "b/c": "1/1", "b/c/d": "not match"}
+    assert rollup.bound(states, {}, 100, keep="b") == (states, {})
+
+
+def test_bound_folds_the_largest_subtrees_first_and_keeps_counts():
+    states = {"b": "1/1"}
+    states.update({f"b/big/n{i}": "1/1" for i in range(50)})
+    states["b/big"] = "failed: x"
+    states.update({f"b/small/n{i}": "not match" for i in range(5)})
+    states["b/small"] = "1/1"
+    kept, summaries = rollup.bound(states, {}, 10, keep="b")
+    assert len(kept) <= 10
+    assert "b" in kept and "b/small" in kept
+    assert summaries == {
+        "b/big": {"clusters": 51, "matched": 51, "ready": 50, "failed": 1, "unreachable": 0}
+    }
+    total = st.summarize(kept, summaries.values())
+    assert total["clusters"] == len(states)
+
+
+def test_status_stays_bounded_for_a_thousand_clusters():
+    # 10 children with 100 clusters each below them, reported through the fold.
+    children = {}
+    for c in range(10):
+        name = f"r{c}"
+        sub = {name: "1/1"}
+        sub.update({f"{name}/s{i}": "1/1" for i in range(99)})
+        report = rollup.compose_report(
+            name,
+            {"m": "1/1"},
+            {"m": {"states": {p.split("/", 1)[1]: s for p, s in sub.items() if "/" in p}}},
+            {},
+            max_paths=100,
+        )
+        children[name] = {"connected": True, "missions": report}
+    status = rollup.fold("m", children, max_paths=100)
+    assert len(status["states"]) <= 100
+    assert status["summary"]["clusters"] == 1000
+    assert status["summary"]["ready"] == 1000
