@@ -1,0 +1,1 @@
+"""The Fornax cluster agent: Missions down, status up, autonomy when the uplink is cut."""

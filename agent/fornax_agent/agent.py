@@ -1,0 +1,611 @@
+"""The cluster agent: one per cluster of the tree.
+
+Every change arrives through a watch (an Informer) and becomes a key in one de-duplicating
+work queue, handled by one worker thread, so bursts coalesce and no two handlers race:
+
+| key | when | what |
+| --- | --- | --- |
+| ("copy", m) | the parent's Mission m changed | copy it into this cluster (only non-root) |
+| ("exec", m) | the local copy or its content changed | apply/restore/remove content, run commands |
+| ("fold", m) | a child reported, or went silent | fold children's reports into m's status |
+| "report" | own state or a local status changed | write this cluster's ClusterReport upward |
+| "heartbeat" | every heartbeat period | keep this cluster's EdgeCluster on the parent current |
+| "children" | heartbeat period, child heartbeats | mark silent children disconnected |
+
+The root cluster has no parent: it only folds its children's reports. A cluster cut off from
+its parent keeps its content and keeps serving its own children; when the parent answers again
+the Mission watch re-lists and the differences (created, updated, deleted while away) are
+applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
+from typing import Any
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import states as st
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.placement import (
+    placement_matches,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import (
+    compose_report,
+    fold,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
+    KubeApiError,
+    KubeClient,
+    KubeError,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
+    settings_from_kubeconfig,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import (
+    ManifestError,
+    UnknownKind,
+    load_manifests,
+)
+
+from .commands import CommandRunner
+from .config import AgentConfig
+from .content import Applied, Content, ContentConflict
+from .informer import Informer
+from .store import Store
+from .workqueue import WorkQueue
+
+VERSION = "0.1.0"
+EDGE_NODE_LABEL = "node-role.kubernetes.io/edge"
+KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
+RETRY_DELAY = 0.5
+
+log = logging.getLogger("fornax.agent")
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_copy(mission: dict[str, Any] | None) -> bool:
+    annotations = ((mission or {}).get("metadata") or {}).get("annotations") or {}
+    return names.COPIED_FROM_ANNOTATION in annotations
+
+
+def content_kind(spec: dict[str, Any]) -> str:
+    resource = (spec.get("missionresource") or "").strip()
+    if resource:
+        found = KIND_LINE.search(resource)
+        return found.group(1) if found else "unknown"
+    return "command"
+
+
+def map_patch(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch turning map ``old`` into ``new`` (removed keys become null)."""
+    patch: dict[str, Any] = {k: None for k in (old or {}) if k not in new}
+    patch.update(new)
+    return patch
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, stop: threading.Event | None = None) -> None:
+        self.cfg = config
+        self.stop = stop or threading.Event()
+        self.queue = WorkQueue()
+        self.store = Store(config.state_dir)
+        self.local_settings = settings_from_kubeconfig(config.kubeconfig)
+        self.parent_settings = (
+            settings_from_kubeconfig(config.parent_kubeconfig) if config.parent_kubeconfig else None
+        )
+        self.local = self.local_client()
+        self.parent = self.parent_client() if self.parent_settings else None
+        self.content = Content(self.local, config.cluster)
+        self.commands = CommandRunner(
+            config.allow_commands, config.command_timeout_seconds, config.kubectl, config.kubeconfig
+        )
+        self.applied = {k: Applied.from_json(v) for k, v in self.store.get("applied").items()}
+        self.commands_done = self.store.get("commands")
+        self.own_states: dict[str, str] = {}
+        self.last_report: dict[str, Any] | None = None
+        self.registered = False
+        self.local_healthy = True
+        self.children_seen: dict[str, float] = {}
+        self.children_heartbeat: dict[str, str | None] = {}
+        self.disconnected: set[str] = set()
+        self.reports_seen: dict[str, dict[str, Any]] = {}
+        self.generations_seen: dict[str, int | None] = {}
+        self.lock = threading.Lock()
+
+        self.missions = Informer(
+            "missions", self.local_client, names.MISSIONS, self._on_local_mission, stop=self.stop
+        )
+        self.children = Informer(
+            "edgeclusters", self.local_client, names.EDGECLUSTERS, self._on_child, stop=self.stop
+        )
+        self.reports = Informer(
+            "clusterreports",
+            self.local_client,
+            names.CLUSTERREPORTS,
+            self._on_report,
+            stop=self.stop,
+        )
+        self.informers = [self.missions, self.children, self.reports]
+        self.parent_missions: Informer | None = None
+        if self.parent_settings:
+            self.parent_missions = Informer(
+                "parent-missions",
+                self.parent_client,
+                names.MISSIONS,
+                self._on_parent_mission,
+                on_sync=self._on_parent_sync,
+                stop=self.stop,
+            )
+            self.informers.append(self.parent_missions)
+        self.content_informers: dict[str, Informer] = {}
+        self.handlers: dict[str, Callable[..., None]] = {
+            "copy": self.copy,
+            "exec": self.execute,
+            "fold": self.fold,
+            "report": self.report,
+            "heartbeat": self.heartbeat,
+            "children": self.check_children,
+        }
+
+    # -- clients -------------------------------------------------------------------------------
+
+    def local_client(self) -> KubeClient:
+        return KubeClient(
+            self.local_settings, timeout=10, connect_retries=1, user_agent="fornax-agent"
+        )
+
+    def parent_client(self) -> KubeClient:
+        assert self.parent_settings is not None
+        return KubeClient(
+            self.parent_settings, timeout=10, connect_retries=1, user_agent="fornax-agent"
+        )
+
+    # -- events (informer threads: only queue work) -----------------------------------------
+
+    def _on_local_mission(self, kind: str, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        generation = obj["metadata"].get("generation")
+        with self.lock:
+            spec_changed = kind == "DELETED" or self.generations_seen.get(name) != generation
+            if kind == "DELETED":
+                self.generations_seen.pop(name, None)
+            else:
+                self.generations_seen[name] = generation
+        if spec_changed:
+            if self.parent_settings:
+                self.queue.add(("exec", name))
+            self.queue.add(("fold", name))
+        # A status change of a local Mission is a change of this subtree's states: report it.
+        self.queue.add("report", self.cfg.report_delay_seconds)
+
+    def _on_parent_mission(self, _kind: str, obj: dict[str, Any]) -> None:
+        self.queue.add(("copy", obj["metadata"]["name"]))
+
+    def _on_parent_sync(self) -> None:
+        assert self.parent_missions is not None
+        for name in set(self.parent_missions.snapshot()) | set(self.missions.snapshot()):
+            self.queue.add(("copy", name))
+        self.last_report = None  # the parent may have lost or missed it: write it again
+        self.registered = False
+        self.queue.add("report")
+        self.queue.add("heartbeat")
+
+    def _on_child(self, kind: str, obj: dict[str, Any]) -> None:
+        child = obj["metadata"]["name"]
+        with self.lock:
+            if kind == "DELETED":
+                self.children_seen.pop(child, None)
+                self.children_heartbeat.pop(child, None)
+                self.disconnected.discard(child)
+            else:
+                beat = (obj.get("status") or {}).get("lastHeartbeat")
+                if child not in self.children_seen or beat != self.children_heartbeat.get(child):
+                    self.children_heartbeat[child] = beat
+                    self.children_seen[child] = time.monotonic()
+        self.queue.add("children")
+        self.queue.add("heartbeat", self.cfg.report_delay_seconds)
+        if kind == "DELETED":
+            self._fold_all()
+
+    def _on_report(self, kind: str, obj: dict[str, Any]) -> None:
+        child = obj["metadata"]["name"]
+        new = {} if kind == "DELETED" else ((obj.get("spec") or {}).get("missions") or {})
+        with self.lock:
+            old = self.reports_seen.get(child, {})
+            self.reports_seen[child] = new
+        for mission in set(old) | set(new):
+            if old.get(mission) != new.get(mission):
+                self.queue.add(("fold", mission))
+
+    def _on_content(self, _kind: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        mission = (meta.get("labels") or {}).get(names.MISSION_LABEL)
+        if (
+            mission
+            and (meta.get("annotations") or {}).get(names.APPLIED_BY_ANNOTATION) == self.cfg.cluster
+        ):
+            self.queue.add(("exec", mission))
+
+    # -- running -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for informer in self.informers:
+            informer.start()
+        self._watch_content_kinds({k for a in self.applied.values() for k in a.kinds})
+        threading.Thread(target=self._ticker, name="ticker", daemon=True).start()
+
+    def run_forever(self) -> None:
+        self.start()
+        log.info(
+            "agent of cluster %s started (parent: %s)",
+            self.cfg.cluster,
+            self.parent_settings.server if self.parent_settings else "none, root",
+        )
+        while not self.stop.is_set():
+            key = self.queue.get(timeout=0.5)
+            if key is not None:
+                self.handle(key)
+
+    def handle(self, key: Hashable) -> None:
+        verb, *args = key if isinstance(key, tuple) else (key,)
+        try:
+            self.handlers[verb](*args)
+        except (KubeError, OSError) as exc:
+            log.warning("%s failed, retrying: %s", key, exc)
+            self.queue.add(key, RETRY_DELAY)
+
+    def _ticker(self) -> None:
+        last_resync = time.monotonic()
+        while not self.stop.wait(self.cfg.heartbeat_seconds):
+            self.queue.add("heartbeat")
+            self.queue.add("children")
+            if time.monotonic() - last_resync >= self.cfg.resync_seconds:
+                last_resync = time.monotonic()
+                for name, obj in self.missions.snapshot().items():
+                    if is_copy(obj) and self.parent_settings:
+                        self.queue.add(("exec", name))
+                self._fold_all()
+
+    def _fold_all(self) -> None:
+        for name in self.missions.snapshot():
+            self.queue.add(("fold", name))
+
+    def _watch_content_kinds(self, kinds: set[str]) -> None:
+        for kind in kinds:
+            if kind in self.content_informers:
+                continue
+            api_version, plural = kind.split("|")
+            prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            informer = Informer(
+                f"content-{plural}",
+                self.local_client,
+                f"{prefix}/{plural}",
+                self._on_content,
+                label_selector=names.MISSION_LABEL,
+                stop=self.stop,
+            )
+            self.content_informers[kind] = informer
+            informer.start()
+
+    # -- downward: copy -----------------------------------------------------------------------
+
+    def copy(self, name: str) -> None:
+        assert self.parent_missions is not None
+        if not (self.parent_missions.synced.is_set() and self.missions.synced.is_set()):
+            self.queue.add(("copy", name), RETRY_DELAY)
+            return
+        upstream = self.parent_missions.get(name)
+        local = self.missions.get(name)
+        if upstream is None:
+            if local is not None and is_copy(local):
+                log.info("mission %s deleted at the parent: deleting the local copy", name)
+                self.local.delete_if_exists(names.mission_path(name))
+            return
+        if local is not None and not is_copy(local):
+            log.warning("mission %s exists locally and was not copied: left alone", name)
+            return
+        desired = self._copy_of(upstream)
+        if local is not None and self._same_copy(local, desired):
+            return
+        self.local.apply(
+            names.mission_path(name), desired, field_manager=names.FIELD_MANAGER_AGENT, force=True
+        )
+
+    def _copy_of(self, upstream: dict[str, Any]) -> dict[str, Any]:
+        meta = upstream["metadata"]
+        return {
+            "apiVersion": names.API_VERSION,
+            "kind": "Mission",
+            "metadata": {
+                "name": meta["name"],
+                "labels": dict(meta.get("labels") or {}),
+                "annotations": {
+                    names.COPIED_FROM_ANNOTATION: self.cfg.parent or "parent",
+                    names.PARENT_GENERATION_ANNOTATION: str(meta.get("generation", 0)),
+                },
+            },
+            "spec": upstream.get("spec") or {},
+        }
+
+    @staticmethod
+    def _same_copy(local: dict[str, Any], desired: dict[str, Any]) -> bool:
+        meta, want = local.get("metadata") or {}, desired["metadata"]
+        annotations = meta.get("annotations") or {}
+        return (
+            local.get("spec") == desired["spec"]
+            and (meta.get("labels") or {}) == want["labels"]
+            and all(annotations.get(k) == v for k, v in want["annotations"].items())
+        )
+
+    # -- here: execute ------------------------------------------------------------------------
+
+    def execute(self, name: str) -> None:
+        if not self.missions.synced.is_set():
+            self.queue.add(("exec", name), RETRY_DELAY)
+            return
+        local = self.missions.get(name)
+        if local is None or not is_copy(local):
+            self._retire(name)
+            return
+        spec = local.get("spec") or {}
+        generation = int(local["metadata"].get("generation") or 0)
+        if not placement_matches(
+            spec.get("placement"), self.cfg.cluster, self.cfg.labels, self.cfg.kube_distro
+        ):
+            self._retire(name, st.NOT_MATCH)
+            return
+        if (spec.get("missionresource") or "").strip():
+            state = self._execute_resource(name, generation, spec["missionresource"])
+        else:
+            state = self._execute_command(name, generation, spec)
+        if st.classify(state) != st.FAILED:
+            state = self.commands.statecheck(spec) or state
+        self._set_state(name, state)
+
+    def _execute_resource(self, name: str, generation: int, resource: str) -> str:
+        try:
+            objects = load_manifests(resource, where="spec.missionresource")
+        except ManifestError as exc:
+            return st.failed(str(exc))
+        applied = self.applied.get(name)
+        if applied is None or applied.generation != generation or self.content.drifted(applied):
+            try:
+                fresh = self.content.apply(name, generation, objects)
+            except (ContentConflict, UnknownKind) as exc:
+                return st.failed(str(exc))
+            except KubeApiError as exc:
+                if exc.status >= 500 or exc.status == 429:
+                    raise
+                return st.failed(exc.message)
+            if applied is not None:
+                self.content.remove(applied, keep=set(fresh.objects))
+            self._remember(name, fresh)
+            applied = fresh
+        return self.content.state(applied)
+
+    def _execute_command(self, name: str, generation: int, spec: dict[str, Any]) -> str:
+        done = self.commands_done.get(name)
+        if done and done.get("generation") == generation:
+            return str(done["state"])
+        state = self.commands.mission_command(spec)
+        record = {
+            "generation": generation,
+            "state": state,
+            "reverse": (spec.get("missioncommand") or {}).get("reversecommand"),
+        }
+        self.commands_done[name] = record
+        self.store.put("commands", name, record)
+        return state
+
+    def _remember(self, name: str, applied: Applied | None) -> None:
+        if applied is None:
+            self.applied.pop(name, None)
+            self.store.put("applied", name, None)
+            return
+        self.applied[name] = applied
+        self.store.put("applied", name, applied.to_json())
+        self._watch_content_kinds(set(applied.kinds))
+
+    def _retire(self, name: str, state: str | None = None) -> None:
+        """Remove what this agent made for Mission ``name``; ``state`` is what to report."""
+        applied = self.applied.get(name)
+        if applied is not None:
+            log.info("removing the content of mission %s", name)
+            self.content.remove(applied)
+            self._remember(name, None)
+        done = self.commands_done.pop(name, None)
+        if done is not None:
+            if done.get("state") == st.DONE and done.get("reverse"):
+                self.commands.reverse({"missioncommand": {"reversecommand": done["reverse"]}})
+            self.store.put("commands", name, None)
+        if state is None:
+            if self.own_states.pop(name, None) is not None:
+                self.queue.add("report", self.cfg.report_delay_seconds)
+        else:
+            self._set_state(name, state)
+
+    def _set_state(self, name: str, state: str) -> None:
+        if self.own_states.get(name) != state:
+            self.own_states[name] = state
+            self.queue.add("report", self.cfg.report_delay_seconds)
+
+    # -- upward: report and heartbeat --------------------------------------------------------
+
+    def report(self) -> None:
+        if self.parent is None:
+            return
+        assert self.parent_missions is not None
+        copies = {n: o for n, o in self.missions.snapshot().items() if is_copy(o)}
+        missions = compose_report(
+            self.cfg.cluster,
+            {n: s for n, s in self.own_states.items() if n in copies},
+            {n: o.get("status") or {} for n, o in copies.items()},
+            {
+                n: int(o["metadata"]["annotations"].get(names.PARENT_GENERATION_ANNOTATION) or 0)
+                for n, o in copies.items()
+            },
+            self.cfg.max_paths,
+        )
+        if missions == self.last_report:
+            return
+        body = {
+            "apiVersion": names.API_VERSION,
+            "kind": "ClusterReport",
+            "metadata": {"name": self.cfg.cluster},
+            "spec": {
+                "missions": missions,
+                "missionCount": len(missions),
+                "reportedAt": now_rfc3339(),
+            },
+        }
+        self.parent.apply(
+            names.clusterreport_path(self.cfg.cluster),
+            body,
+            field_manager=names.FIELD_MANAGER_AGENT,
+            force=True,
+        )
+        self.last_report = missions
+
+    def heartbeat(self) -> None:
+        if self.parent is None:
+            return
+        status = self._own_status()
+        if not self.registered:
+            self._register()
+        body = {
+            "apiVersion": names.API_VERSION,
+            "kind": "EdgeCluster",
+            "metadata": {"name": self.cfg.cluster},
+            "status": status,
+        }
+        self.parent.apply(
+            names.edgecluster_path(self.cfg.cluster, status=True),
+            body,
+            field_manager=names.FIELD_MANAGER_AGENT,
+            force=True,
+        )
+
+    def _register(self) -> None:
+        assert self.parent is not None
+        body = {
+            "apiVersion": names.API_VERSION,
+            "kind": "EdgeCluster",
+            "metadata": {"name": self.cfg.cluster, "labels": dict(self.cfg.labels)},
+            "spec": {"kubeconfig": self.cfg.kubeconfig, "kubeDistro": self.cfg.kube_distro},
+        }
+        self.parent.apply(
+            names.edgecluster_path(self.cfg.cluster),
+            body,
+            field_manager=names.FIELD_MANAGER_AGENT,
+            force=True,
+        )
+        self.registered = True
+
+    def _own_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "lastHeartbeat": now_rfc3339(),
+            "subEdgeClusterStates": self._sub_states(),
+            "agentVersion": VERSION,
+        }
+        copies = {n: o for n, o in self.missions.snapshot().items() if is_copy(o)}
+        status["receivedMissions"] = sorted(copies)
+        status["activeMissions"] = sorted(
+            n
+            for n, o in copies.items()
+            if placement_matches(
+                (o.get("spec") or {}).get("placement"),
+                self.cfg.cluster,
+                self.cfg.labels,
+                self.cfg.kube_distro,
+            )
+        )
+        try:
+            with KubeClient(self.local_settings, timeout=3, connect_retries=0) as probe:
+                ready = probe.request("GET", "/readyz") == "ok"
+                nodes = probe.get("/api/v1/nodes").get("items") or []
+        except KubeError as exc:
+            status["healthStatus"] = "unhealthy"
+            status["message"] = f"own API server does not answer: {exc}"[:300]
+            return status
+        status["healthStatus"] = "healthy" if ready else "unhealthy"
+        status["message"] = "" if ready else "own API server is not ready"
+        status["nodes"] = sorted(n["metadata"]["name"] for n in nodes)
+        status["edgeNodes"] = sorted(
+            n["metadata"]["name"]
+            for n in nodes
+            if EDGE_NODE_LABEL in (n["metadata"].get("labels") or {})
+        )
+        return status
+
+    def _sub_states(self) -> dict[str, str]:
+        states: dict[str, str] = {}
+        with self.lock:
+            disconnected = set(self.disconnected)
+        for child, obj in self.children.snapshot().items():
+            status = obj.get("status") or {}
+            if child in disconnected:
+                states[child] = "disconnected"
+                continue
+            states[child] = status.get("healthStatus") or "unhealthy"
+            for path, health in (status.get("subEdgeClusterStates") or {}).items():
+                states[st.join_path(child, path)] = health
+        return states
+
+    # -- the parent side: children and their reports --------------------------------------------
+
+    def check_children(self) -> None:
+        if not self.children.synced.is_set():
+            return
+        now = time.monotonic()
+        changed = []
+        for child in self.children.snapshot():
+            with self.lock:
+                seen = self.children_seen.setdefault(child, now)
+                silent = now - seen > self.cfg.child_timeout_seconds
+                flipped = silent != (child in self.disconnected)
+                if flipped:
+                    (self.disconnected.add if silent else self.disconnected.discard)(child)
+            if flipped:
+                changed.append(child)
+                if silent:
+                    log.warning("child %s silent for %.0f s: disconnected", child, now - seen)
+                    patch = {
+                        "status": {"healthStatus": "disconnected", "subEdgeClusterStates": None}
+                    }
+                    self.local.patch(names.edgecluster_path(child, status=True), patch)
+        if changed:
+            self._fold_all()
+            self.queue.add("heartbeat")
+
+    def fold(self, name: str) -> None:
+        if not (self.missions.synced.is_set() and self.reports.synced.is_set()):
+            self.queue.add(("fold", name), RETRY_DELAY)
+            return
+        local = self.missions.get(name)
+        if local is None:
+            return
+        with self.lock:
+            views = {
+                child: {
+                    "connected": child not in self.disconnected,
+                    "missions": self.reports_seen.get(child, {}),
+                }
+                for child in self.children.snapshot()
+            }
+        status = fold(name, views, self.cfg.max_paths)
+        status["observedGeneration"] = int(local["metadata"].get("generation") or 0)
+        status["contentKind"] = content_kind(local.get("spec") or {})
+        current = local.get("status") or {}
+        if all(current.get(k) == v for k, v in status.items()):
+            return
+        patch = dict(status)
+        for key in ("states", "subtreeSummaries"):
+            patch[key] = map_patch(current.get(key), status[key])
+        self.local.patch(names.mission_path(name, status=True), {"status": patch})

@@ -1,0 +1,87 @@
+"""Agent configuration: a YAML file, validated with errors that name the field and value."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DISTROS = ("k8s", "k3s", "arktos")
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message names the field and the value."""
+
+
+@dataclass
+class AgentConfig:
+    cluster: str
+    kubeconfig: str  # this cluster's API server
+    parent_kubeconfig: str | None = None  # the child identity on the parent; None at the root
+    parent: str | None = None  # the parent's name (recorded on copied Missions)
+    labels: dict[str, str] = field(default_factory=dict)
+    kube_distro: str = "k8s"
+    heartbeat_seconds: float = 10.0
+    child_timeout_seconds: float = 60.0
+    resync_seconds: float = 30.0
+    report_delay_seconds: float = 0.02  # coalesce bursts of changes into one report write
+    max_paths: int = 100
+    allow_commands: bool = False
+    command_timeout_seconds: float = 10.0
+    kubectl: str = "kubectl"
+    state_dir: str = "/var/lib/fornax-agent"
+    token_renewal: bool = True
+
+    def validate(self) -> AgentConfig:
+        if not isinstance(self.cluster, str) or not NAME.match(self.cluster):
+            raise ConfigError(f"cluster: {self.cluster!r} is not a DNS-1123 label")
+        if self.kube_distro not in DISTROS:
+            raise ConfigError(f"kube_distro: {self.kube_distro!r} is not one of {DISTROS}")
+        for name in (
+            "heartbeat_seconds",
+            "child_timeout_seconds",
+            "resync_seconds",
+            "command_timeout_seconds",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{name}: {value!r} must be a positive number")
+        if self.child_timeout_seconds <= self.heartbeat_seconds:
+            raise ConfigError(
+                f"child_timeout_seconds: {self.child_timeout_seconds!r} must exceed "
+                f"heartbeat_seconds ({self.heartbeat_seconds!r})"
+            )
+        if not isinstance(self.max_paths, int) or self.max_paths < 1:
+            raise ConfigError(f"max_paths: {self.max_paths!r} must be a positive integer")
+        if not isinstance(self.labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.labels.items()
+        ):
+            raise ConfigError(f"labels: {self.labels!r} must map strings to strings")
+        for name in ("kubeconfig", "parent_kubeconfig"):
+            value = getattr(self, name)
+            if value is not None and not Path(value).is_file():
+                raise ConfigError(f"{name}: {value!r} is not a readable file")
+        return self
+
+
+def load_config(path: str) -> AgentConfig:
+    try:
+        raw: Any = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"config file {path!r}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path!r} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path!r} must hold a mapping")
+    known = {f.name for f in fields(AgentConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown setting in {path!r} (known: {sorted(known)})")
+    for required in ("cluster", "kubeconfig"):
+        if required not in raw:
+            raise ConfigError(f"{required}: missing in {path!r}")
+    return AgentConfig(**raw).validate()

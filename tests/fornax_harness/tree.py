@@ -1,0 +1,189 @@
+"""A Fornax tree for tests: real clusters, real agent processes, links that can be cut."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
+
+from .binaries import repo_root
+from .cluster import ClusterSpec, TestCluster, start_clusters
+from .linkproxy import LinkProxy
+from .process import HarnessError, ManagedProcess
+
+# Agent timings for tests: far tighter than the original's 10 s heartbeat and 60 s timeout.
+FAST = {
+    "heartbeat_seconds": 0.5,
+    "child_timeout_seconds": 2.5,
+    "resync_seconds": 5.0,
+    "report_delay_seconds": 0.02,
+}
+
+
+@dataclass
+class Member:
+    cluster: TestCluster
+    parent: str | None
+    labels: dict[str, str]
+    proxy: LinkProxy | None = None
+    agent: ManagedProcess | None = None
+    config_path: Path | None = None
+
+
+def link_child(parent: TestCluster, child: str, labels: dict[str, str]) -> dict[str, Any]:
+    """The kubeconfig of ``child``'s least-privilege identity on ``parent`` (cluster_link)."""
+    from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (  # noqa: PLC0415
+        child_link,
+    )
+
+    with parent.client() as client:
+        return child_link.link_child(client, child, labels=labels, distro="k8s", token_ttl=3600)
+
+
+class FornaxTree:
+    """Clusters keyed by name, each with its parent, its agent and its uplink proxy."""
+
+    def __init__(
+        self,
+        root: Path,
+        members: dict[str, Member],
+        agent_settings: dict[str, Any] | None = None,
+        linker: Callable[[TestCluster, str, dict[str, str]], dict[str, Any]] = link_child,
+    ) -> None:
+        self.root = root
+        self.members = members
+        self.settings = {**FAST, **(agent_settings or {})}
+        for name, member in members.items():
+            if member.parent is not None:
+                parent = members[member.parent].cluster
+                member.proxy = LinkProxy(parent.api_port, f"{name}->{member.parent}")
+                kubeconfig = linker(parent, name, member.labels)
+                kubeconfig["clusters"][0]["cluster"]["server"] = (
+                    f"https://127.0.0.1:{member.proxy.port}"
+                )
+                # The parent's serving certificate names 127.0.0.1, which the proxy keeps.
+                path = member.cluster.dir / "parent.kubeconfig"
+                path.write_text(yaml.safe_dump(kubeconfig))
+                path.chmod(0o600)
+            member.config_path = self._write_config(name, member)
+
+    def _write_config(self, name: str, member: Member) -> Path:
+        config = {
+            "cluster": name,
+            "kubeconfig": str(member.cluster.kubeconfig_path),
+            "labels": member.labels,
+            "state_dir": str(member.cluster.dir / "agent-state"),
+            "kubectl": str(member.cluster.bin / "kubectl"),
+            **self.settings,
+        }
+        if member.parent is not None:
+            config["parent"] = member.parent
+            config["parent_kubeconfig"] = str(member.cluster.dir / "parent.kubeconfig")
+        path = member.cluster.dir / "agent.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    def __getitem__(self, name: str) -> TestCluster:
+        return self.members[name].cluster
+
+    def client(self, name: str) -> KubeClient:
+        return self.members[name].cluster.client()
+
+    def start_agent(self, name: str) -> None:
+        member = self.members[name]
+        env_path = os.pathsep.join([str(repo_root() / "agent"), os.environ.get("PYTHONPATH", "")])
+        argv = [sys.executable, "-m", "fornax_agent", "--config", str(member.config_path)]
+        proc = ManagedProcess(
+            f"agent of {name}",
+            ["/usr/bin/env", f"PYTHONPATH={env_path}", *argv],
+            member.cluster.dir / "logs" / "agent.log",
+        )
+        proc.start()
+        member.agent = proc
+
+    def stop_agent(self, name: str) -> None:
+        member = self.members[name]
+        if member.agent is not None:
+            member.agent.stop()
+            member.agent = None
+
+    def kill_agent(self, name: str) -> None:
+        member = self.members[name]
+        if member.agent is not None:
+            member.agent.kill()
+            member.agent = None
+
+    def cut(self, name: str) -> None:
+        proxy = self.members[name].proxy
+        assert proxy is not None, f"{name} has no parent"
+        proxy.cut()
+
+    def restore(self, name: str) -> None:
+        proxy = self.members[name].proxy
+        assert proxy is not None
+        proxy.restore()
+
+    def agent_log(self, name: str, lines: int = 40) -> str:
+        agent = self.members[name].agent
+        return agent.tail(lines) if agent else "(agent not running)"
+
+    def destroy(self) -> None:
+        for member in self.members.values():
+            if member.agent is not None:
+                member.agent.stop()
+            if member.proxy is not None:
+                member.proxy.close()
+        for member in self.members.values():
+            member.cluster.destroy()
+
+
+def start_tree(
+    root: Path,
+    parents: dict[str, str | None],
+    labels: dict[str, dict[str, str]] | None = None,
+    workloads: tuple[str, ...] = (),
+    agent_settings: dict[str, Any] | None = None,
+) -> FornaxTree:
+    """Start the clusters of ``parents`` (name -> parent name), link them, start every agent.
+
+    Clusters in ``workloads`` also run controller-manager, scheduler and kwok nodes, so their
+    Deployments and Jobs really become ready.
+    """
+    labels = labels or {}
+    specs = [ClusterSpec(n, controllers=n in workloads, kwok=n in workloads) for n in parents]
+    clusters = {c.name: c for c in start_clusters(specs, root)}
+    try:
+        members = {n: Member(clusters[n], parents[n], dict(labels.get(n, {}))) for n in parents}
+        tree = FornaxTree(root, members, agent_settings)
+        for name in parents:
+            tree.start_agent(name)
+    except BaseException:
+        for cluster in clusters.values():
+            cluster.destroy()
+        raise
+    return tree
+
+
+def wait_for(probe: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll ``probe`` until it returns a truthy value; fail naming ``what`` and the last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = probe()
+        except Exception as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise HarnessError(f"timed out after {timeout:g} s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
