@@ -56,11 +56,13 @@ class FornaxTree:
         root: Path,
         members: dict[str, Member],
         agent_settings: dict[str, Any] | None = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
         linker: Callable[[TestCluster, str, dict[str, str]], dict[str, Any]] = link_child,
     ) -> None:
         self.root = root
         self.members = members
         self.settings = {**FAST, **(agent_settings or {})}
+        self.overrides = overrides or {}
         for name, member in members.items():
             if member.parent is not None:
                 parent = members[member.parent].cluster
@@ -83,6 +85,7 @@ class FornaxTree:
             "state_dir": str(member.cluster.dir / "agent-state"),
             "kubectl": str(member.cluster.bin / "kubectl"),
             **self.settings,
+            **self.overrides.get(name, {}),
         }
         if member.parent is not None:
             config["parent"] = member.parent
@@ -148,9 +151,11 @@ class FornaxTree:
 def start_tree(
     root: Path,
     parents: dict[str, str | None],
+    *,
     labels: dict[str, dict[str, str]] | None = None,
     workloads: tuple[str, ...] = (),
     agent_settings: dict[str, Any] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> FornaxTree:
     """Start the clusters of ``parents`` (name -> parent name), link them, start every agent.
 
@@ -162,7 +167,7 @@ def start_tree(
     clusters = {c.name: c for c in start_clusters(specs, root)}
     try:
         members = {n: Member(clusters[n], parents[n], dict(labels.get(n, {}))) for n in parents}
-        tree = FornaxTree(root, members, agent_settings)
+        tree = FornaxTree(root, members, agent_settings, overrides)
         for name in parents:
             tree.start_agent(name)
     except BaseException:

@@ -22,7 +22,7 @@ DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 JOBS = "/apis/batch/v1/namespaces/default/jobs"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def tree(k8s_bin, tmp_path_factory) -> Iterator[FornaxTree]:
     fornax = start_tree(
         tmp_path_factory.mktemp("tree"),
@@ -30,6 +30,7 @@ def tree(k8s_bin, tmp_path_factory) -> Iterator[FornaxTree]:
         labels=LABELS,
         workloads=("b", "c", "d"),
         agent_settings={"allow_commands": False},
+        overrides={"c": {"allow_commands": True}},  # only c opted in to mission commands
     )
     try:
         wait_for(lambda: registered(fornax), 60, "b, c and d registered up the chain")
@@ -57,6 +58,7 @@ def fornax(tree: FornaxTree) -> Iterator[FornaxTree]:
             member.cluster.start_apiserver()
         if member.agent is None or not member.agent.alive:
             tree.start_agent(name)
+    wait_for(lambda: registered(tree), 30, "the chain healthy before the clean-up")
     with tree.client("a") as a:
         for item in a.get(names.MISSIONS)["items"]:
             a.delete_if_exists(names.mission_path(item["metadata"]["name"]))
@@ -70,7 +72,6 @@ def fornax(tree: FornaxTree) -> Iterator[FornaxTree]:
                 30,
                 f"missions and content gone from {name}",
             )
-    wait_for(lambda: registered(tree), 30, "the chain healthy again")
 
 
 def deployment(name: str, replicas: int = 2) -> str:
