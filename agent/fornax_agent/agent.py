@@ -62,8 +62,14 @@ VERSION = "0.1.0"
 EDGE_NODE_LABEL = "node-role.kubernetes.io/edge"
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 RETRY_DELAY = 0.5
+# Work that moves Missions down the tree goes before work that reports up.
+PRIORITY = {"copy": 0, "exec": 1, "report": 2, "fold": 3, "heartbeat": 4, "children": 4}
 
 log = logging.getLogger("fornax.agent")
+
+
+def priority_of(key: Hashable) -> int:
+    return PRIORITY[key[0] if isinstance(key, tuple) else key]
 
 
 def now_rfc3339() -> str:
@@ -94,7 +100,9 @@ class Agent:
     def __init__(self, config: AgentConfig, stop: threading.Event | None = None) -> None:
         self.cfg = config
         self.stop = stop or threading.Event()
-        self.queue = WorkQueue()
+        self.queue = WorkQueue(
+            priority=lambda key: PRIORITY[key[0] if isinstance(key, tuple) else key]
+        )
         self.store = Store(config.state_dir)
         self.local_settings = settings_from_kubeconfig(config.kubeconfig)
         self.parent_settings = (
@@ -314,6 +322,11 @@ class Agent:
         desired = self._copy_of(upstream)
         if local is not None and self._same_copy(local, desired):
             return
+        log.info(
+            "copying mission %s (parent generation %s)",
+            name,
+            upstream["metadata"].get("generation"),
+        )
         self.local.apply(
             names.mission_path(name), desired, field_manager=names.FIELD_MANAGER_AGENT, force=True
         )
@@ -376,6 +389,7 @@ class Agent:
             return st.failed(str(exc))
         applied = self.applied.get(name)
         if applied is None or applied.generation != generation or self.content.drifted(applied):
+            log.info("applying the content of mission %s (generation %s)", name, generation)
             try:
                 fresh = self.content.apply(name, generation, objects)
             except (ContentConflict, UnknownKind) as exc:

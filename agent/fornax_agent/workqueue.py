@@ -1,4 +1,9 @@
-"""A de-duplicating, delayable work queue: a key queued twice is handled once."""
+"""A de-duplicating, delayable work queue with priority classes.
+
+A key queued twice is handled once. Among the keys that are due, the lowest priority class
+goes first (the agent puts copying Missions down and executing them before reporting up),
+and within a class the earliest.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,14 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 
 class WorkQueue:
-    def __init__(self) -> None:
+    def __init__(self, priority: Callable[[Hashable], int] = lambda _key: 0) -> None:
+        self._priority = priority
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, Hashable]] = []
+        self._heaps: dict[int, list[tuple[float, int, Hashable]]] = {}
         self._due: dict[Hashable, float] = {}
         self._seq = itertools.count()
 
@@ -23,8 +29,26 @@ class WorkQueue:
             if key in self._due and self._due[key] <= due:
                 return
             self._due[key] = due
-            heapq.heappush(self._heap, (due, next(self._seq), key))
+            heap = self._heaps.setdefault(self._priority(key), [])
+            heapq.heappush(heap, (due, next(self._seq), key))
             self._cond.notify()
+
+    def _pop_due(self, now: float) -> tuple[Hashable | None, float | None]:
+        """The due key of the most urgent class, else (None, the next due time)."""
+        next_due = None
+        for priority in sorted(self._heaps):
+            heap = self._heaps[priority]
+            while heap and self._due.get(heap[0][2]) != heap[0][0]:
+                heapq.heappop(heap)  # superseded by an earlier request, or already taken
+            if not heap:
+                continue
+            due, _seq, key = heap[0]
+            if due <= now:
+                heapq.heappop(heap)
+                del self._due[key]
+                return key, None
+            next_due = due if next_due is None else min(next_due, due)
+        return None, next_due
 
     def get(self, timeout: float) -> Hashable | None:
         """The next due key, or None when none is due within ``timeout`` seconds."""
@@ -32,21 +56,12 @@ class WorkQueue:
         with self._cond:
             while True:
                 now = time.monotonic()
-                while self._heap:
-                    due, _seq, key = self._heap[0]
-                    if self._due.get(key) != due:
-                        heapq.heappop(self._heap)  # superseded by an earlier request
-                        continue
-                    if due <= now:
-                        heapq.heappop(self._heap)
-                        del self._due[key]
-                        return key
-                    break
-                wait = deadline - now
-                if self._heap:
-                    wait = min(wait, self._heap[0][0] - now)
-                if deadline - now <= 0:
+                key, next_due = self._pop_due(now)
+                if key is not None:
+                    return key
+                if now >= deadline:
                     return None
+                wait = deadline - now if next_due is None else min(deadline, next_due) - now
                 self._cond.wait(max(wait, 0.001))
 
     def __len__(self) -> int:

@@ -1,0 +1,273 @@
+"""The agent: propagation down three hops, status roll-up, and fan-out under one parent.
+
+propagation_*: a Mission created/updated/deleted at a until its Deployment exists/changes/is
+gone in d (a -> b -> c -> d, real agent processes). status_rollup: d's Deployment ready until
+a's Mission shows it. fanout: one parent (a real API server and its real agent) and 200 child
+identities, each a real watch of the parent's Missions plus a real report loop with its own
+least-privilege credential (in-process, sharing no cluster: the parent side is what is
+measured), 1,000 Missions, until every child reported every Mission and a's Missions show it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fornax_agent.informer import Informer
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import compose_report
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
+    settings_from_kubeconfig,
+)
+from fornax_harness.tree import start_tree, wait_for
+
+from ._stats import percentile
+
+REPEAT = 15
+POLL = 0.005
+DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments"
+CHILDREN = 200
+MISSIONS = 1000
+SUBTREE = 4  # every fan-out child also reports 4 clusters below it: 1,000 clusters in all
+
+
+def deployment(name: str, replicas: int) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "w", "image": "registry.invalid/w:1"}]},
+                },
+            },
+        }
+    )
+
+
+def mission(name: str, resource: str) -> dict[str, Any]:
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": "Mission",
+        "metadata": {"name": name},
+        "spec": {"missionresource": resource},
+    }
+
+
+def poll(probe, timeout: float = 30.0) -> float:
+    deadline = time.perf_counter() + timeout
+    while not probe():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("benchmark probe timed out")
+        time.sleep(POLL)
+    return time.perf_counter()
+
+
+def propagation(root: Path) -> dict[str, float]:
+    tree = start_tree(root / "chain", {"a": None, "b": "a", "c": "b", "d": "c"}, workloads=("d",))
+    create, update, delete, rollup = [], [], [], []
+    try:
+        with tree.client("a") as a, tree.client("d") as d:
+            wait_for(lambda: a.get_or_none(names.edgecluster_path("b")), 30, "b registered")
+            for i in range(REPEAT):
+                name = f"p{i}"
+                path = f"{DEPLOYMENT}/{name}"
+                start = time.perf_counter()
+                a.create(names.MISSIONS, mission(name, deployment(name, 1)))
+                create.append(poll(lambda p=path: d.get_or_none(p)) - start)
+                ready = poll(
+                    lambda p=path: (d.get(p).get("status") or {}).get("readyReplicas") == 1
+                )
+                shown = poll(
+                    lambda n=name: (
+                        (
+                            (a.get(names.mission_path(n)).get("status") or {}).get("states") or {}
+                        ).get("b/c/d")
+                        == "1/1"
+                    )
+                )
+                rollup.append(shown - ready)
+                start = time.perf_counter()
+                a.patch(
+                    names.mission_path(name), {"spec": {"missionresource": deployment(name, 2)}}
+                )
+                update.append(poll(lambda p=path: d.get(p)["spec"]["replicas"] == 2) - start)
+                start = time.perf_counter()
+                a.delete(names.mission_path(name))
+                delete.append(poll(lambda p=path: d.get_or_none(p) is None) - start)
+        rss = agent_rss_mb(tree.members["d"].agent.pid)
+    finally:
+        tree.destroy()
+    metrics = {}
+    for label, samples in (("create", create), ("update", update), ("delete", delete)):
+        metrics[f"propagation_{label}_p50_seconds"] = statistics.median(samples)
+        metrics[f"propagation_{label}_p99_seconds"] = percentile(samples, 99)
+    metrics["status_rollup_p50_seconds"] = statistics.median(rollup)
+    metrics["leaf_agent_rss_mb"] = rss
+    return metrics
+
+
+def agent_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+class LightChild:
+    """One child identity: a real watch of the parent's Missions and a real report loop."""
+
+    def __init__(self, name: str, kubeconfig: dict[str, Any], stop: threading.Event) -> None:
+        self.name = name
+        self.settings = settings_from_kubeconfig(kubeconfig)
+        self.stop = stop
+        self.dirty = threading.Event()
+        self.informer = Informer(
+            f"fan-{name}", self.client, names.MISSIONS, self._changed, stop=stop
+        )
+        self.reported = 0
+
+    def client(self) -> KubeClient:
+        return KubeClient(self.settings, timeout=30)
+
+    def _changed(self, _kind: str, _obj: dict[str, Any]) -> None:
+        self.dirty.set()
+
+    def start(self) -> None:
+        self.informer.start()
+        threading.Thread(target=self._report_loop, daemon=True).start()
+
+    def _report_loop(self) -> None:
+        with self.client() as client:
+            while not self.stop.is_set():
+                if not self.dirty.wait(0.5):
+                    continue
+                time.sleep(0.5)  # coalesce, as the agent's report delay does under load
+                self.dirty.clear()
+                seen = self.informer.snapshot()
+                below = {f"x{i}": "applied" for i in range(SUBTREE)}
+                report = compose_report(
+                    self.name,
+                    dict.fromkeys(seen, "applied"),
+                    {m: {"states": below} for m in seen},
+                    {m: o["metadata"].get("generation", 1) for m, o in seen.items()},
+                )
+                body = {
+                    "apiVersion": names.API_VERSION,
+                    "kind": "ClusterReport",
+                    "metadata": {"name": self.name},
+                    "spec": {"missions": report, "missionCount": len(report)},
+                }
+                client.apply(
+                    names.clusterreport_path(self.name),
+                    body,
+                    field_manager=names.FIELD_MANAGER_AGENT,
+                    force=True,
+                )
+                self.reported = len(report)
+
+
+def requests_served(client: KubeClient) -> float:
+    total = 0.0
+    for line in client.request("GET", "/metrics").splitlines():
+        if line.startswith("apiserver_request_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def fanout(root: Path) -> dict[str, float]:
+    tree = start_tree(
+        root / "fan",
+        {"a": None},
+        agent_settings={"heartbeat_seconds": 2.0, "child_timeout_seconds": 600},
+    )
+    stop = threading.Event()
+    try:
+        with tree.client("a") as a:
+            with ThreadPoolExecutor(4) as pool:
+                configs = list(
+                    pool.map(lambda i: (f"f{i:03d}", link(tree, f"f{i:03d}")), range(CHILDREN))
+                )
+            children = [LightChild(name, config, stop) for name, config in configs]
+            for child in children:
+                child.start()
+            wait_for(lambda: all(c.informer.synced.is_set() for c in children), 120, "watches up")
+            before = requests_served(a)
+            start = time.perf_counter()
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda i: create(tree, i), range(MISSIONS)))
+            wait_for(
+                lambda: all(c.reported == MISSIONS for c in children),
+                600,
+                "every child reported",
+                0.2,
+            )
+            reported = time.perf_counter()
+            total = CHILDREN * (SUBTREE + 1)
+            wait_for(
+                lambda: all_folded(a, total),
+                600,
+                "a's Missions show every cluster",
+                0.5,
+            )
+            folded = time.perf_counter()
+            served = requests_served(a) - before
+            sample = a.get(names.mission_path("f-0000"))
+            hub_rss = agent_rss_mb(tree.members["a"].agent.pid)
+    finally:
+        stop.set()
+        tree.destroy()
+    return {
+        "fanout_converge_seconds": reported - start,
+        "fanout_status_folded_seconds": folded - start,
+        "parent_requests_per_second": served / (folded - start),
+        "agent_rss_mb": hub_rss,
+        "mission_status_bytes_1000_clusters": float(len(json.dumps(sample))),
+        "mission_status_paths_1000_clusters": float(len(sample["status"]["states"])),
+    }
+
+
+def link(tree, name: str) -> dict[str, Any]:
+    with tree.client("a") as a:
+        return child_link.link_child(a, name, labels={}, distro="k8s", token_ttl=3600)
+
+
+def create(tree, i: int) -> None:
+    local = threading.local()
+    client = getattr(local, "client", None) or tree.client("a")
+    try:
+        client.create(names.MISSIONS, mission(f"f-{i:04d}", deployment(f"f-{i:04d}", 1)))
+    finally:
+        client.close()
+
+
+def all_folded(a: KubeClient, total: int) -> bool:
+    items = a.get(names.MISSIONS)["items"]
+    return len(items) == MISSIONS and all(
+        ((m.get("status") or {}).get("summary") or {}).get("clusters") == total for m in items
+    )
+
+
+def run() -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(prefix="fornax-bench-agent-"))
+    try:
+        metrics = propagation(root)
+        metrics.update(fanout(root))
+        return metrics
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
