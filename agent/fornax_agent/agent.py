@@ -21,14 +21,18 @@ applied.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+import yaml
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import states as st
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.placement import (
     placement_matches,
@@ -63,7 +67,15 @@ EDGE_NODE_LABEL = "node-role.kubernetes.io/edge"
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 RETRY_DELAY = 0.5
 # Work that moves Missions down the tree goes before work that reports up.
-PRIORITY = {"copy": 0, "exec": 1, "report": 2, "fold": 3, "heartbeat": 4, "children": 4}
+PRIORITY = {
+    "copy": 0,
+    "exec": 1,
+    "report": 2,
+    "fold": 3,
+    "heartbeat": 4,
+    "children": 4,
+    "renew": 4,
+}
 
 log = logging.getLogger("fornax.agent")
 
@@ -160,6 +172,7 @@ class Agent:
             "report": self.report,
             "heartbeat": self.heartbeat,
             "children": self.check_children,
+            "renew": self.renew_token,
         }
 
     # -- clients -------------------------------------------------------------------------------
@@ -274,6 +287,7 @@ class Agent:
         while not self.stop.wait(self.cfg.heartbeat_seconds):
             self.queue.add("heartbeat")
             self.queue.add("children")
+            self.queue.add("renew")
             if time.monotonic() - last_resync >= self.cfg.resync_seconds:
                 last_resync = time.monotonic()
                 for name, obj in self.missions.snapshot().items():
@@ -571,6 +585,39 @@ class Agent:
             for path, health in (status.get("subEdgeClusterStates") or {}).items():
                 states[st.join_path(child, path)] = health
         return states
+
+    def renew_token(self) -> None:
+        """Replace the parent token once ``token_renew_after`` of its lifetime has passed.
+
+        The child's identity may request tokens for itself only (docs/child-identity.md); the
+        new token goes into the parent kubeconfig file, and new connections use it.
+        """
+        settings = self.parent_settings
+        if settings is None or not settings.token or not self.cfg.token_renewal:
+            return
+        claims = child_link.token_claims(settings.token)
+        issued, expires = claims.get("iat"), claims.get("exp")
+        if not isinstance(issued, int) or not isinstance(expires, int) or expires <= issued:
+            return
+        lifetime = expires - issued
+        if time.time() < issued + lifetime * self.cfg.token_renew_after:
+            return
+        assert self.parent is not None and self.cfg.parent_kubeconfig is not None
+        token, _expiry = child_link.issue_token(
+            self.parent, self.cfg.cluster, token_ttl=max(lifetime, child_link.MIN_TOKEN_TTL)
+        )
+        path = Path(self.cfg.parent_kubeconfig)
+        config = yaml.safe_load(path.read_text())
+        for user in config.get("users") or []:
+            user.setdefault("user", {})["token"] = token
+        tmp = path.with_name(f".{path.name}.new")
+        tmp.write_text(yaml.safe_dump(config))
+        tmp.chmod(0o600)
+        os.replace(tmp, path)
+        self.parent_settings = settings_from_kubeconfig(str(path))
+        self.parent.close()
+        self.parent = self.parent_client()
+        log.info("renewed the token on the parent (lifetime %d s)", lifetime)
 
     # -- the parent side: children and their reports --------------------------------------------
 

@@ -35,6 +35,7 @@ class AgentConfig:
     kubectl: str = "kubectl"
     state_dir: str = "/var/lib/fornax-agent"
     token_renewal: bool = True
+    token_renew_after: float = 0.66  # renew the parent token after this part of its lifetime
 
     def validate(self) -> AgentConfig:
         if not isinstance(self.cluster, str) or not NAME.match(self.cluster):
@@ -54,6 +55,13 @@ class AgentConfig:
             raise ConfigError(
                 f"child_timeout_seconds: {self.child_timeout_seconds!r} must exceed "
                 f"heartbeat_seconds ({self.heartbeat_seconds!r})"
+            )
+        if (
+            not isinstance(self.token_renew_after, int | float)
+            or not 0 < self.token_renew_after < 1
+        ):
+            raise ConfigError(
+                f"token_renew_after: {self.token_renew_after!r} must lie between 0 and 1"
             )
         if not isinstance(self.max_paths, int) or self.max_paths < 1:
             raise ConfigError(f"max_paths: {self.max_paths!r} must be a positive integer")
