@@ -57,20 +57,24 @@ class FornaxTree:
         members: dict[str, Member],
         agent_settings: dict[str, Any] | None = None,
         overrides: dict[str, dict[str, Any]] | None = None,
+        *,
+        tied: bool = True,
+        relays: bool = True,
         linker: Callable[[TestCluster, str, dict[str, str]], dict[str, Any]] = link_child,
     ) -> None:
         self.root = root
         self.members = members
         self.settings = {**FAST, **(agent_settings or {})}
         self.overrides = overrides or {}
+        self.tied = tied
         for name, member in members.items():
             if member.parent is not None:
                 parent = members[member.parent].cluster
-                member.proxy = LinkProxy(parent.api_port, f"{name}->{member.parent}")
                 kubeconfig = linker(parent, name, member.labels)
-                kubeconfig["clusters"][0]["cluster"]["server"] = (
-                    f"https://127.0.0.1:{member.proxy.port}"
-                )
+                if relays:
+                    member.proxy = LinkProxy(parent.api_port, f"{name}->{member.parent}")
+                    server = f"https://127.0.0.1:{member.proxy.port}"
+                    kubeconfig["clusters"][0]["cluster"]["server"] = server
                 # The parent's serving certificate names 127.0.0.1, which the proxy keeps.
                 path = member.cluster.dir / "parent.kubeconfig"
                 path.write_text(yaml.safe_dump(kubeconfig))
@@ -108,6 +112,7 @@ class FornaxTree:
             f"agent of {name}",
             ["/usr/bin/env", f"PYTHONPATH={env_path}", *argv],
             member.cluster.dir / "logs" / "agent.log",
+            tied=self.tied,
         )
         proc.start()
         member.agent = proc
@@ -156,6 +161,8 @@ def start_tree(
     workloads: tuple[str, ...] = (),
     agent_settings: dict[str, Any] | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    tied: bool = True,
+    relays: bool = True,
 ) -> FornaxTree:
     """Start the clusters of ``parents`` (name -> parent name), link them, start every agent.
 
@@ -164,10 +171,10 @@ def start_tree(
     """
     labels = labels or {}
     specs = [ClusterSpec(n, controllers=n in workloads, kwok=n in workloads) for n in parents]
-    clusters = {c.name: c for c in start_clusters(specs, root)}
+    clusters = {c.name: c for c in start_clusters(specs, root, tied=tied)}
     try:
         members = {n: Member(clusters[n], parents[n], dict(labels.get(n, {}))) for n in parents}
-        tree = FornaxTree(root, members, agent_settings, overrides)
+        tree = FornaxTree(root, members, agent_settings, overrides, tied=tied, relays=relays)
         for name in parents:
             tree.start_agent(name)
     except BaseException:
