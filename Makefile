@@ -18,6 +18,7 @@ help:
 
 deps:
 	@bash scripts/bootstrap.sh
+	@$(MAKE) -s -C bpf
 
 demo: deps
 	@$(ENV) && python -m fornax_harness demo up
