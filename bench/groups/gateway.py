@@ -258,12 +258,24 @@ def spread_receive(topo: fornax_netns.Topology) -> None:
         )
 
 
+def softirq_seconds() -> float:
+    """Softirq CPU seconds so far on the RPS CPUs (all CPUs but the generator's), from
+    /proc/stat; includes other softirq work on the machine, so only indicative."""
+    total = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *ticks = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and RPS_MASK >> int(name[3:]) & 1:
+            total += int(ticks[6])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def gateway_round(
     topo: fornax_netns.Topology, blaster: Path, frames: Path, usergws: list[subprocess.Popen]
 ) -> dict[str, float]:
     """One bounded generator run into gateway a's LAN side; forwarded packets per second at
     the far side over WINDOW, the generator's offered rate, and the CPU share the user-space
-    gateways got in WINDOW (1.0 = one CPU; idle, so near 0, in XDP rounds)."""
+    gateways got in WINDOW (1.0 = one CPU; idle, so near 0, in XDP rounds) and the softirq
+    CPU share on the RPS CPUs (where the XDP path runs)."""
     seconds = WARMUP + WINDOW + TAIL
     pin = ("taskset", "-c", str(GEN_CPU)) if RPS_MASK and shutil.which("taskset") else ()
     gen = topo.spawn(
@@ -274,10 +286,11 @@ def gateway_round(
     try:
         time.sleep(WARMUP)
         start = {w: rx_packets(topo, w) for w in (FAR, MID)}
-        cpu0, t0 = cpu_seconds(usergws), time.monotonic()
+        cpu0, soft0, t0 = cpu_seconds(usergws), softirq_seconds(), time.monotonic()
         time.sleep(WINDOW)
         end = {w: rx_packets(topo, w) for w in (FAR, MID)}
-        cpu = (cpu_seconds(usergws) - cpu0) / (time.monotonic() - t0)
+        span = time.monotonic() - t0
+        cpu, soft = (cpu_seconds(usergws) - cpu0) / span, (softirq_seconds() - soft0) / span
         loaded = gen.poll() is None  # the generator was still sending at the window's end
         out, err = gen.communicate(timeout=seconds + 30)
     finally:
@@ -295,6 +308,7 @@ def gateway_round(
         "mid": rate[MID],
         "offered": int(sent) / max(float(elapsed), 1e-6),
         "usergw_cpu": cpu,
+        "softirq_cpu": soft,
     }
 
 
@@ -314,8 +328,9 @@ def gateway_rates(
             print(
                 f"[bench]   gateway round {n + 1} {mode:4}: "
                 f"offered {sample['offered']:.0f}/s, after gateway a {sample['mid']:.0f}/s, "
-                f"after both {sample['far']:.0f}/s; user-space gateways' CPU "
-                f"{sample['usergw_cpu']:.2f}; load {os.getloadavg()[0]:.2f}",
+                f"after both {sample['far']:.0f}/s; CPU: user-space gateways "
+                f"{sample['usergw_cpu']:.2f}, softirq {sample['softirq_cpu']:.2f}; "
+                f"load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
     return {
