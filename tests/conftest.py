@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from fornax_harness.prereq import in_ci
 
 try:
-    import ansible_collections.centaurus.fornax  # noqa: F401
+    importlib.import_module("ansible_collections.centaurus.fornax.plugins.module_utils.k8s")
 except ImportError as exc:  # pragma: no cover - environment problem
     raise pytest.UsageError(
         "ansible_collections.centaurus.fornax is not importable: run the tests through "

@@ -65,7 +65,7 @@ USERGW_SECONDS = 900  # lifetime bound of the user-space gateways (stopped at te
 
 
 def wait_ready(proc: subprocess.Popen, timeout: float = 10) -> None:
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    ready, _writable, _errored = select.select([proc.stdout], [], [], timeout)
     if not ready or proc.stdout.readline().strip() != "ready":
         raise RuntimeError(
             f"helper did not start: {proc.stderr.read() if proc.poll() is not None else ''}"
@@ -76,7 +76,7 @@ def throughput(topo: fornax_netns.Topology) -> float:
     """Pod to pod: median over ROUNDS of packets per second received by a sink in b-blue from
     SENDERS parallel Python senders in a-blue, through the whole chain."""
     samples = []
-    for _ in range(ROUNDS):
+    for _round in range(ROUNDS):
         sink = topo.spawn(
             "b-blue", sys.executable, ECHO, "sink", "9000", str(BLAST_SECONDS + 5), "0.5"
         )
@@ -92,12 +92,12 @@ def throughput(topo: fornax_netns.Topology) -> float:
                 str(BLAST_COUNT),
                 str(BLAST_SECONDS),
             )
-            for _ in range(SENDERS)
+            for _round in range(SENDERS)
         ]
         for proc in blasters:
             proc.communicate(timeout=BLAST_SECONDS + 20)
-        out, _ = sink.communicate(timeout=BLAST_SECONDS + 10)
-        _, got, span = out.split()
+        out, _err = sink.communicate(timeout=BLAST_SECONDS + 10)
+        _sent, got, span = out.split()
         samples.append(int(got) / max(float(span), 1e-6))
     return sorted(samples)[len(samples) // 2]
 
@@ -301,7 +301,7 @@ def gateway_round(
         raise RuntimeError(f"fornax_blast failed ({gen.returncode}): {err.strip()}")
     if not loaded:
         raise RuntimeError(f"fornax_blast stopped before the window ended: {out.strip()}")
-    _, sent, elapsed, _errors = out.split()
+    _label, sent, elapsed, _errors = out.split()
     rate = {w: (end[w][1] - start[w][1]) / max(end[w][0] - start[w][0], 1e-6) for w in (FAR, MID)}
     return {
         "far": rate[FAR],

@@ -86,7 +86,7 @@ class Loaded:
         return totals
 
     def run(self, packet: bytes) -> tuple[int, bytes]:
-        retval, out, _ = self.tool.prog_run(str(self.pin), packet)
+        retval, out, _duration = self.tool.prog_run(str(self.pin), packet)
         return retval, out
 
 

@@ -24,13 +24,13 @@ def serve(proto: str, port: int, count: int, timeout: float) -> None:
         if proto == "tcp":
             sock.listen(4)
         print("ready", flush=True)
-        for _ in range(count):
+        for _round in range(count):
             sock.settimeout(max(0.1, deadline - time.monotonic()))
             if proto == "udp":
                 data, peer = sock.recvfrom(65535)
                 sock.sendto(data, peer)
                 continue
-            conn, _ = sock.accept()
+            conn, _peer = sock.accept()
             with conn:
                 conn.settimeout(max(0.1, deadline - time.monotonic()))
                 size = int.from_bytes(conn.recv(4), "big")
@@ -49,7 +49,7 @@ def send(proto: str, host: str, port: int, size: int, timeout: float) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.settimeout(timeout)
             sock.sendto(payload, (host, port))
-            data, _ = sock.recvfrom(65535)
+            data, _peer = sock.recvfrom(65535)
     else:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(size.to_bytes(4, "big") + payload)

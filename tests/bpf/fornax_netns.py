@@ -317,7 +317,7 @@ class Topology:
 def wait_until(check, timeout: float, interval: float = 0.1) -> bool:
     """Poll ``check`` until true or ``timeout`` seconds (bounded in count and time)."""
     deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / interval) + 1):
+    for _round in range(int(timeout / interval) + 1):
         if check():
             return True
         if time.monotonic() > deadline:
@@ -341,7 +341,7 @@ def divider_state(c: Cluster) -> dict[str, list[dict]]:
         {"key": {"vni": vni, "prefix": subnet}, "value": {"ip": c.gw_lan_ip, "mac": c.mac(1)}}
         for (name, vni), routes in ROUTES.items()
         if name == c.name
-        for subnet, _, _ in routes
+        for subnet, _second, _third in routes
     ]
     endpoints = [
         {"key": {"vni": pod.vni, "ip": pod.ip}, "value": {"ip": c.host_ip, "mac": c.mac(2)}}

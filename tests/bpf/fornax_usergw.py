@@ -46,10 +46,10 @@ def main(config_path: str, seconds: float) -> None:
     print("ready", flush=True)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for key, _ in sel.select(timeout=0.5):
-            for _ in range(64):  # bounded batch per wake-up
+        for key, _events in sel.select(timeout=0.5):
+            for _round in range(64):  # bounded batch per wake-up
                 try:
-                    size, (src, _) = key.fileobj.recvfrom_into(buf)
+                    size, (src, _port) = key.fileobj.recvfrom_into(buf)
                 except BlockingIOError:
                     break
                 if size < 8 + 14 + 20 or buf[2:4] != b"\x65\x58":

@@ -50,7 +50,7 @@ def topology(bpf_objects):
 
 
 def wait_ready(proc, timeout: float = 10) -> None:
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    ready, _writable, _errored = select.select([proc.stdout], [], [], timeout)
     assert ready and proc.stdout.readline().strip() == "ready", (
         proc.stderr.read() if proc.poll() else "no ready"
     )

@@ -85,7 +85,7 @@ def run(prog, packet: Outer | bytes) -> tuple[str, bytes, bytes]:
 @pytest.mark.parametrize(("dst", "wan_vni"), [("10.2.0.7", BLUE_THERE), ("10.4.0.9", RED_THERE)])
 def test_lan_to_wan_translates_vni_and_rewrites(gateway, dst, wan_vni):
     sent = from_lan(dst, udp_csum=0x1111)
-    verdict, _, out = run(gateway, sent)
+    verdict, _duration, out = run(gateway, sent)
     assert verdict == "XDP_TX"
     want = sent.with_(
         src_mac=WAN[1],
@@ -104,7 +104,7 @@ def test_lan_to_wan_translates_vni_and_rewrites(gateway, dst, wan_vni):
 
 def test_wan_to_lan_goes_to_divider_with_geneve_port(gateway):
     sent = from_wan()
-    verdict, _, out = run(gateway, sent)
+    verdict, _duration, out = run(gateway, sent)
     assert verdict == "XDP_TX"
     want = sent.with_(
         src_mac=LAN[1],
@@ -122,7 +122,7 @@ def test_wan_to_lan_goes_to_divider_with_geneve_port(gateway):
 def test_redirect_to_other_interface(gateway):
     gateway.put("gw_config", {"index": 0}, config(wan_ifindex=4242))
     sent = from_lan()
-    verdict, _, out = run(gateway, sent)
+    verdict, _duration, out = run(gateway, sent)
     assert verdict == "XDP_REDIRECT"
     assert out[:6] == bytes.fromhex(PEER[1].replace(":", ""))
 
