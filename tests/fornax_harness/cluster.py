@@ -50,6 +50,7 @@ class ClusterSpec:
     crds: bool = True  # install the Fornax CRDs once the API server is ready
     api_port: int | None = None  # fixed ports (the demo); None picks free ones
     labels: dict[str, str] = field(default_factory=dict)
+    apiserver_args: tuple[str, ...] = ()  # extra kube-apiserver flags
 
 
 class TestCluster:
@@ -179,6 +180,7 @@ class TestCluster:
             "--profiling=false",
             "--event-ttl=15m",
             "--v=1",
+            *self.spec.apiserver_args,
         ]
 
     def _controller_argv(self, component: str) -> list[str]:

@@ -187,3 +187,13 @@ def test_controllers_and_kwok_make_deployments_ready(cluster_factory):
         assert status.get("readyReplicas") == 2, status
         pods = client.get("/api/v1/namespaces/default/pods", labelSelector="app=web")["items"]
         assert {p["spec"]["nodeName"] for p in pods} == {"workloads-node-0"}
+
+
+def test_a_component_that_dies_at_start_is_reported_with_its_log(cluster_factory):
+    started = time.monotonic()
+    with pytest.raises(HarnessError) as failed:
+        cluster_factory(ClusterSpec("broken", crds=False, apiserver_args=("--no-such-flag",)))
+    message = str(failed.value)
+    assert "kube-apiserver of cluster broken exited during start-up" in message
+    assert "unknown flag: --no-such-flag" in message, message
+    assert time.monotonic() - started < 30, "fails fast, no waiting for a timeout"
