@@ -483,22 +483,8 @@ class Agent:
         )
         if missions == self.last_report:
             return
-        body = {
-            "apiVersion": names.API_VERSION,
-            "kind": "ClusterReport",
-            "metadata": {"name": self.cfg.cluster},
-            "spec": {
-                "missions": missions,
-                "missionCount": len(missions),
-                "reportedAt": now_rfc3339(),
-            },
-        }
-        self.parent.apply(
-            names.clusterreport_path(self.cfg.cluster),
-            body,
-            field_manager=names.FIELD_MANAGER_AGENT,
-            force=True,
-        )
+        spec = {"missions": missions, "missionCount": len(missions), "reportedAt": now_rfc3339()}
+        self._apply_upward(names.clusterreport_path(self.cfg.cluster), "ClusterReport", spec=spec)
         self.last_report = missions
 
     def heartbeat(self) -> None:
@@ -506,35 +492,27 @@ class Agent:
             return
         status = self._own_status()
         if not self.registered:
-            self._register()
-        body = {
-            "apiVersion": names.API_VERSION,
-            "kind": "EdgeCluster",
-            "metadata": {"name": self.cfg.cluster},
-            "status": status,
-        }
-        self.parent.apply(
-            names.edgecluster_path(self.cfg.cluster, status=True),
-            body,
-            field_manager=names.FIELD_MANAGER_AGENT,
-            force=True,
-        )
+            # Registration: labels and spec of the EdgeCluster the parent created for us.
+            self._apply_upward(
+                names.edgecluster_path(self.cfg.cluster),
+                "EdgeCluster",
+                labels=dict(self.cfg.labels),
+                spec={"kubeconfig": self.cfg.kubeconfig, "kubeDistro": self.cfg.kube_distro},
+            )
+            self.registered = True
+        path = names.edgecluster_path(self.cfg.cluster, status=True)
+        self._apply_upward(path, "EdgeCluster", status=status)
 
-    def _register(self) -> None:
+    def _apply_upward(
+        self, path: str, kind: str, labels: dict[str, str] | None = None, **fields: Any
+    ) -> None:
+        """Server-side apply of this cluster's own object on the parent (all it may write)."""
         assert self.parent is not None
-        body = {
-            "apiVersion": names.API_VERSION,
-            "kind": "EdgeCluster",
-            "metadata": {"name": self.cfg.cluster, "labels": dict(self.cfg.labels)},
-            "spec": {"kubeconfig": self.cfg.kubeconfig, "kubeDistro": self.cfg.kube_distro},
-        }
-        self.parent.apply(
-            names.edgecluster_path(self.cfg.cluster),
-            body,
-            field_manager=names.FIELD_MANAGER_AGENT,
-            force=True,
-        )
-        self.registered = True
+        metadata: dict[str, Any] = {"name": self.cfg.cluster}
+        if labels is not None:
+            metadata["labels"] = labels
+        body = {"apiVersion": names.API_VERSION, "kind": kind, "metadata": metadata, **fields}
+        self.parent.apply(path, body, field_manager=names.FIELD_MANAGER_AGENT, force=True)
 
     def _own_status(self) -> dict[str, Any]:
         status: dict[str, Any] = {

@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
 from fornax_agent.informer import Informer
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
@@ -29,6 +28,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     settings_from_kubeconfig,
 )
+from fornax_harness.manifests import deployment, mission
 from fornax_harness.tree import start_tree, wait_for
 
 from ._stats import percentile
@@ -39,33 +39,6 @@ DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments"
 CHILDREN = 200
 MISSIONS = 1000
 SUBTREE = 4  # every fan-out child also reports 4 clusters below it: 1,000 clusters in all
-
-
-def deployment(name: str, replicas: int) -> str:
-    return yaml.safe_dump(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": {"app": name}},
-                "template": {
-                    "metadata": {"labels": {"app": name}},
-                    "spec": {"containers": [{"name": "w", "image": "registry.invalid/w:1"}]},
-                },
-            },
-        }
-    )
-
-
-def mission(name: str, resource: str) -> dict[str, Any]:
-    return {
-        "apiVersion": names.API_VERSION,
-        "kind": "Mission",
-        "metadata": {"name": name},
-        "spec": {"missionresource": resource},
-    }
 
 
 def poll(probe, timeout: float = 30.0) -> float:

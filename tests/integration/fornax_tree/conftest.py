@@ -8,10 +8,8 @@ parent's API server is cut: the agent keeps running and loses its parent.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import yaml
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 from fornax_harness.tree import FornaxTree, start_tree, wait_for
@@ -72,35 +70,6 @@ def fornax(tree: FornaxTree) -> Iterator[FornaxTree]:
                 30,
                 f"missions and content gone from {name}",
             )
-
-
-def deployment(name: str, replicas: int = 2) -> str:
-    return yaml.safe_dump(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": {"app": name}},
-                "template": {
-                    "metadata": {"labels": {"app": name}},
-                    "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]},
-                },
-            },
-        }
-    )
-
-
-def mission(name: str, resource: str | None = None, **spec: Any) -> dict[str, Any]:
-    if resource is not None:
-        spec["missionresource"] = resource
-    return {
-        "apiVersion": names.API_VERSION,
-        "kind": "Mission",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
 
 
 def states(fornax: FornaxTree, cluster: str, name: str) -> dict[str, str]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from fornax_harness.manifests import deployment, mission
 from fornax_harness.tree import wait_for
 
-from .conftest import DEPLOYMENTS, JOBS, deployment, exists, mission, states, wait_states
+from .conftest import DEPLOYMENTS, JOBS, exists, states, wait_states
 
 ALL_READY = {"b": "2/2", "b/c": "2/2", "b/c/d": "2/2"}
 

@@ -7,9 +7,10 @@ import time
 import yaml
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from fornax_harness.manifests import deployment, mission
 from fornax_harness.tree import wait_for
 
-from .conftest import DEPLOYMENTS, deployment, exists, mission, states, wait_states
+from .conftest import DEPLOYMENTS, exists, states, wait_states
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
