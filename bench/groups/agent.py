@@ -24,7 +24,10 @@ from fornax_agent.informer import Informer
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import compose_report
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
+    KubeClient,
+    KubeError,
+)
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     settings_from_kubeconfig,
 )
@@ -114,9 +117,10 @@ class LightChild:
             f"fan-{name}", self.client, names.MISSIONS, self._changed, stop=stop
         )
         self.reported = 0
+        self.failures = 0
 
     def client(self) -> KubeClient:
-        return KubeClient(self.settings, timeout=30)
+        return KubeClient(self.settings, timeout=60)
 
     def _changed(self, _kind: str, _obj: dict[str, Any]) -> None:
         self.dirty.set()
@@ -146,12 +150,17 @@ class LightChild:
                     "metadata": {"name": self.name},
                     "spec": {"missions": report, "missionCount": len(report)},
                 }
-                client.apply(
-                    names.clusterreport_path(self.name),
-                    body,
-                    field_manager=names.FIELD_MANAGER_AGENT,
-                    force=True,
-                )
+                try:
+                    client.apply(
+                        names.clusterreport_path(self.name),
+                        body,
+                        field_manager=names.FIELD_MANAGER_AGENT,
+                        force=True,
+                    )
+                except KubeError:
+                    self.dirty.set()  # as the agent does: keep the work, try again later
+                    self.failures += 1
+                    continue
                 self.reported = len(report)
 
 
@@ -212,6 +221,7 @@ def fanout(root: Path) -> dict[str, float]:
         "agent_rss_mb": hub_rss,
         "mission_status_bytes_1000_clusters": float(len(json.dumps(sample))),
         "mission_status_paths_1000_clusters": float(len(sample["status"]["states"])),
+        "fanout_report_retries": float(sum(c.failures for c in children)),
     }
 
 
