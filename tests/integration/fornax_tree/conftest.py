@@ -56,7 +56,7 @@ def fornax(tree: FornaxTree) -> Iterator[FornaxTree]:
             member.cluster.start_apiserver()
         if member.agent is None or not member.agent.alive:
             tree.start_agent(name)
-    wait_for(lambda: registered(tree), 30, "the chain healthy before the clean-up")
+    wait_for(lambda: registered(tree), 60, "the chain healthy before the clean-up")
     with tree.client("a") as a:
         for item in a.get(names.MISSIONS)["items"]:
             a.delete_if_exists(names.mission_path(item["metadata"]["name"]))
@@ -67,7 +67,7 @@ def fornax(tree: FornaxTree) -> Iterator[FornaxTree]:
                     not client.get(names.MISSIONS)["items"]
                     and not client.get(DEPLOYMENTS, labelSelector=names.MISSION_LABEL)["items"]
                 ),
-                30,
+                60,
                 f"missions and content gone from {name}",
             )
 

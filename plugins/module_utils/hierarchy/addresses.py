@@ -1,0 +1,118 @@
+# Copyright: contributors to centaurus.fornax
+# Apache License 2.0 (see LICENSE)
+"""IP addresses and CIDRs: parsing with a reason, overlap detection over many ranges."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import Any, Optional, Tuple, Union  # noqa: UP035 - runtime aliases on 3.8
+
+IpNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+# (version, first address, last address) as integers: comparable across all ranges
+Span = Tuple[int, int, int]  # noqa: UP006
+
+_API_ENDPOINT = re.compile(
+    r"https://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?):(\d{1,5})\Z"
+)
+
+
+_IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\Z")
+_IPV4_CIDR = re.compile(r"([0-9.]+)/(\d{1,2})\Z")
+
+
+def ipv4_int(text: str) -> Optional[int]:
+    """A dotted-quad IPv4 address as an integer, None if ``text`` is not one (fast path)."""
+    if not _IPV4.match(text):
+        return None
+    a, b, c, d = text.split(".")
+    return (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+
+
+def ipv4_text(value: int) -> str:
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def cidr_span(text: str) -> tuple[Optional[Span], Optional[str]]:
+    """(span, None) or (None, reason) for a CIDR; IPv4 without building ipaddress objects."""
+    found = _IPV4_CIDR.match(text)
+    if found:
+        first, prefix = ipv4_int(found.group(1)), int(found.group(2))
+        if first is not None and prefix <= 32:
+            size = 1 << (32 - prefix)
+            if first % size == 0:
+                return (4, first, first + size - 1), None
+    network, reason = parse_cidr(text)
+    if network is None:
+        return None, reason
+    return span(network), None
+
+
+def normalized_cidr(text: str) -> tuple[Optional[str], Optional[str]]:
+    """(canonical text, None) or (None, reason)."""
+    found, reason = cidr_span(text)
+    if found is None:
+        return None, reason
+    version, first, last = found
+    if version == 4:
+        return f"{ipv4_text(first)}/{32 - (last - first + 1).bit_length() + 1}", None
+    network, reason = parse_cidr(text)
+    return str(network), None
+
+
+def parse_cidr(text: str) -> tuple[Optional[IpNetwork], Optional[str]]:
+    """(network, None) or (None, reason). Host bits must be zero: 10.0.0.1/24 is a typo."""
+    try:
+        return ipaddress.ip_network(text, strict=True), None
+    except ValueError as exc:
+        return None, f"{text!r} is not a CIDR ({exc})"
+
+
+def address_problem(text: str) -> Optional[str]:
+    if _IPV4.match(text):
+        return None
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return f"{text!r} is not an IP address"
+    return None
+
+
+def is_ip_address(text: str) -> bool:
+    return address_problem(text) is None
+
+
+def api_endpoint_problem(text: str) -> Optional[str]:
+    found = _API_ENDPOINT.match(text)
+    if not found or not 1 <= int(found.group(3)) <= 65535:
+        return f"{text!r} is not an API endpoint of the form https://host:port"
+    return None
+
+
+def api_endpoint(address: str, port: int) -> str:
+    """``https://address:port``, with IPv6 addresses in brackets."""
+    host = f"[{address}]" if ":" in address else address
+    return f"https://{host}:{port}"
+
+
+def span(network: IpNetwork) -> Span:
+    first = int(network.network_address)
+    return (network.version, first, first + network.num_addresses - 1)
+
+
+def overlapping_pairs(ranges: Iterable[tuple[Span, Any]]) -> list[tuple[Any, Any]]:
+    """Pairs of owners whose ranges overlap, each overlapping range reported once.
+
+    Sort by start, sweep keeping the range reaching furthest so far: O(n log n) for any count.
+    """
+    ordered = sorted(ranges, key=lambda item: item[0])
+    pairs: list[tuple[Any, Any]] = []
+    reach: Optional[Span] = None
+    reach_owner: Any = None
+    for current, owner in ordered:
+        if reach is not None and current[0] == reach[0] and current[1] <= reach[2]:
+            pairs.append((reach_owner, owner))
+        if reach is None or current[0] != reach[0] or current[2] > reach[2]:
+            reach, reach_owner = current, owner
+    return pairs

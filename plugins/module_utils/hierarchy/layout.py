@@ -1,0 +1,188 @@
+# Copyright: contributors to centaurus.fornax
+# Apache License 2.0 (see LICENSE)
+"""The tree as Ansible sees it: groups, group vars and host vars (docs/hostvars-contract.md).
+
+Groups (all under ``all``):
+
+- ``control_plane``, ``gateways``, ``edge_nodes``: hosts by role
+- ``tier_<n>``: the hosts of the clusters at depth n (``tier_0``: the root's hosts). Hosts, not
+  cluster groups: Ansible checks group children with a list scan, and a tier of 9,000
+  child groups would make building it quadratic
+- ``cluster_<name>``: the hosts of one cluster ('-' in names becomes '_')
+- ``subtree_<name>``: ``cluster_<name>`` plus ``subtree_<child>`` for every child, so
+  ``--limit subtree_b`` reaches b and everything below it and ``--graph`` draws the tree
+
+The per-cluster contract variables are group vars of ``cluster_<name>`` (every host of the
+cluster sees them in its hostvars); per-host ones are host vars. ``fornax_host_roles`` of a
+host with one role comes from its role group (``control_plane`` sets ``[control_plane]``);
+hosts with several roles carry their own list.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .model import Cluster, Hierarchy, Host
+from .names import cluster_group, subtree_group, tier_group
+
+ROLE_GROUPS = {"control_plane": "control_plane", "gateway": "gateways", "edge_node": "edge_nodes"}
+
+
+class HostLayout:
+    """A host's groups besides its cluster's, and its host vars."""
+
+    __slots__ = ("name", "role_groups", "vars")
+
+    def __init__(self, name: str, role_groups: list[str], host_vars: dict[str, Any]) -> None:
+        self.name = name
+        self.role_groups = role_groups
+        self.vars = host_vars
+
+
+class ClusterLayout:
+    """One cluster's groups, where they hang, its group vars and its hosts."""
+
+    __slots__ = (
+        "group",
+        "hosts",
+        "parent_subtree",
+        "subtree",
+        "subtree_vars",
+        "tier_group",
+        "vars",
+    )
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        subtree: str,
+        parent_subtree: Optional[str],
+        tier: str,
+        group_vars: dict[str, Any],
+        subtree_vars: dict[str, Any],
+        hosts: list[HostLayout],
+    ) -> None:
+        self.group = group
+        self.subtree = subtree
+        self.parent_subtree = parent_subtree
+        self.tier_group = tier
+        self.vars = group_vars
+        self.subtree_vars = subtree_vars
+        self.hosts = hosts
+
+
+class InventoryLayout:
+    """Everything to add, in an order that keeps Ansible's group bookkeeping cheap.
+
+    ``top_groups`` go directly under ``all``; ``clusters`` are top-down, so every group is
+    linked to its parent before any host lands below it.
+    """
+
+    def __init__(
+        self,
+        top_groups: list[str],
+        top_group_vars: dict[str, dict[str, Any]],
+        clusters: list[ClusterLayout],
+    ) -> None:
+        self.top_groups = top_groups
+        self.top_group_vars = top_group_vars
+        self.clusters = clusters
+
+
+def vpcs_by_cluster(hierarchy: Hierarchy) -> dict[str, list[dict[str, Any]]]:
+    """The ``fornax_vpcs`` value of every cluster that has VPC subnets."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for vpc in hierarchy.vpcs.values():
+        sides = []
+        for presence in vpc.presences:
+            gateway = hierarchy.clusters[presence.cluster].gateway
+            sides.append(
+                {
+                    "cluster": presence.cluster,
+                    "vni": vpc.vni_in(presence),
+                    "subnets": list(presence.subnets),
+                    "gateway_wan_address": gateway.wan_address if gateway else None,
+                }
+            )
+        for side in sides:
+            found.setdefault(side["cluster"], []).append(
+                {
+                    "name": vpc.name,
+                    "vni": side["vni"],
+                    "subnets": side["subnets"],
+                    "remote": [dict(other) for other in sides if other is not side],
+                }
+            )
+    return found
+
+
+def cluster_vars(cluster: Cluster, vpcs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The contract's per-cluster variables."""
+    parent = cluster.parent
+    return {
+        "fornax_cluster": cluster.name,
+        "fornax_parent": parent.name if parent else None,
+        "fornax_path": cluster.path,
+        "fornax_tier": cluster.tier,
+        "fornax_children": [child.name for child in cluster.children],
+        "fornax_kube_distro": cluster.kube_distro,
+        "fornax_cluster_labels": dict(cluster.labels),
+        "fornax_api_endpoint": cluster.api_endpoint,
+        "fornax_parent_api_endpoint": parent.api_endpoint if parent else None,
+        "fornax_pod_cidr": cluster.pod_cidr,
+        "fornax_service_cidr": cluster.service_cidr,
+        "fornax_gateway": cluster.gateway.as_dict() if cluster.gateway else None,
+        "fornax_vpcs": vpcs,
+    }
+
+
+def subtree_vars(hierarchy: Hierarchy, cluster: Cluster) -> dict[str, Any]:
+    """``hostVars`` defaults declared for ``cluster``'s subtree (the root's include the file's).
+
+    Set on ``subtree_<name>``: Ansible gives deeper groups precedence, so a subtree's
+    defaults override its ancestors' exactly as the file's inheritance says.
+    """
+    values = dict(hierarchy.defaults.host_vars) if cluster.parent is None else {}
+    if cluster.defaults is not None:
+        values.update(cluster.defaults.host_vars)
+    return values
+
+
+def host_vars(host: Host) -> dict[str, Any]:
+    """``ansible_host``, the host's own ``vars`` and, for a host with several roles,
+    ``fornax_host_roles`` (with one role, its role group's ``fornax_host_roles`` says it)."""
+    values: dict[str, Any] = {}
+    if host.address is not None and host.address != host.name:
+        values["ansible_host"] = host.address
+    values.update(host.vars)
+    if len(host.roles) != 1:
+        values["fornax_host_roles"] = list(host.roles)
+    return values
+
+
+def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
+    vpcs = vpcs_by_cluster(hierarchy)
+    depth = max(cluster.tier for cluster in hierarchy.clusters.values())
+    top = [hierarchy.root and subtree_group(hierarchy.root.name)]
+    top.extend(tier_group(tier) for tier in range(depth + 1))
+    top.extend(ROLE_GROUPS.values())
+    clusters = []
+    for cluster in hierarchy.clusters.values():
+        hosts = [
+            HostLayout(host.name, [ROLE_GROUPS[role] for role in host.roles], host_vars(host))
+            for host in cluster.hosts
+        ]
+        clusters.append(
+            ClusterLayout(
+                group=cluster_group(cluster.name),
+                subtree=subtree_group(cluster.name),
+                parent_subtree=subtree_group(cluster.parent.name) if cluster.parent else None,
+                tier=tier_group(cluster.tier),
+                group_vars=cluster_vars(cluster, vpcs.get(cluster.name, [])),
+                subtree_vars=subtree_vars(hierarchy, cluster),
+                hosts=hosts,
+            )
+        )
+    role_vars = {group: {"fornax_host_roles": [role]} for role, group in ROLE_GROUPS.items()}
+    return InventoryLayout(top, role_vars, clusters)

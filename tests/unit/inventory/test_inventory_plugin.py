@@ -1,0 +1,225 @@
+"""The plugin against Ansible's real inventory: groups, group nesting, hostvars contract."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible.errors import AnsibleParserError
+from ansible.inventory.data import InventoryData
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader, inventory_loader
+from ansible.vars.manager import VariableManager
+from hierarchy_docs import EXAMPLES
+
+from ansible_collections.centaurus.fornax.plugins.inventory.hierarchy import (
+    EXAMPLES as EXAMPLES_TEXT,
+)
+from ansible_collections.centaurus.fornax.plugins.inventory.hierarchy import load_document
+from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.load import (
+    load_hierarchy,
+)
+
+CONTRACT = Path(__file__).resolve().parents[3] / "docs" / "hostvars-contract.md"
+
+
+@pytest.fixture(scope="module")
+def plugin() -> Any:
+    """The plugin as Ansible loads it, through its collection loader.
+
+    The session already imported ``ansible_collections`` as a plain package (tests/conftest.py),
+    which the collection loader refuses to reuse; set those modules aside while it runs.
+    """
+    plain = {
+        name: sys.modules.pop(name)
+        for name in list(sys.modules)
+        if name == "ansible_collections" or name.startswith("ansible_collections.")
+    }
+    init_plugin_loader()
+    found = inventory_loader.get("centaurus.fornax.hierarchy")
+    assert found is not None
+    yield found
+    for name in [n for n in sys.modules if n.startswith("ansible_collections")]:
+        del sys.modules[name]
+    sys.modules.update(plain)
+
+
+@pytest.fixture(scope="module")
+def abcd(plugin) -> tuple[InventoryManager, VariableManager]:
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[str(EXAMPLES / "acceptance-abcd.yml")])
+    return inventory, VariableManager(loader=loader, inventory=inventory)
+
+
+def hostvars(abcd, host: str) -> dict[str, Any]:
+    inventory, variables = abcd
+    return variables.get_vars(host=inventory.get_host(host))
+
+
+def members(abcd, group: str) -> set[str]:
+    return {host.name for host in abcd[0].groups[group].get_hosts()}
+
+
+def contract_variables() -> list[str]:
+    """The variable names the contract's table lists (`fornax_...` in its first column)."""
+    names = []
+    for line in CONTRACT.read_text().splitlines():
+        if line.startswith("| `fornax_"):
+            names += re.findall(r"`(fornax_[a-z_]+)`", line.split("|")[1])
+    return names
+
+
+def test_cluster_subtree_tier_and_role_groups(abcd):
+    assert members(abcd, "cluster_d") == {"d-cp-1", "d-node-1"}
+    assert members(abcd, "subtree_b") == {"b-cp-1", "b-gw-1", "c-cp-1", "d-cp-1", "d-node-1"}
+    assert members(abcd, "subtree_d") == {"d-cp-1", "d-node-1"}
+    assert len(members(abcd, "subtree_a")) == 7
+    assert members(abcd, "tier_0") == {"a-cp-1", "a-gw-1"}
+    assert members(abcd, "tier_3") == {"d-cp-1", "d-node-1"}
+    assert members(abcd, "control_plane") == {"a-cp-1", "b-cp-1", "c-cp-1", "d-cp-1"}
+    assert members(abcd, "gateways") == {"a-gw-1", "b-gw-1"}
+    assert members(abcd, "edge_nodes") == {"c-cp-1", "d-node-1"}
+
+
+def test_subtree_groups_nest_like_the_tree(abcd):
+    groups = abcd[0].groups
+    children = {g.name for g in groups["subtree_b"].child_groups}
+    assert children == {"cluster_b", "subtree_c"}
+    assert {g.name for g in groups["subtree_d"].child_groups} == {"cluster_d"}
+    # a host is put in its cluster group only; the ancestors come from group nesting
+    assert [g.name for g in groups["subtree_a"].child_groups] == ["cluster_a", "subtree_b"]
+    assert groups["subtree_a"].hosts == []
+
+
+def test_every_contract_variable_is_set_on_every_host(abcd):
+    names = contract_variables()
+    assert len(names) >= 14, names
+    for host in abcd[0].get_hosts():
+        missing = [name for name in names if name not in hostvars(abcd, host.name)]
+        assert missing == [], (host.name, missing)
+
+
+def test_hostvars_of_a_leaf_host(abcd):
+    found = hostvars(abcd, "d-node-1")
+    assert found["ansible_host"] == "198.18.3.21"
+    assert found["ansible_user"] == "debian"
+    assert found["fornax_cluster"] == "d"
+    assert found["fornax_parent"] == "c"
+    assert found["fornax_path"] == "a/b/c/d"
+    assert found["fornax_tier"] == 3
+    assert found["fornax_children"] == []
+    assert found["fornax_kube_distro"] == "k8s"  # d overrides b's subtree default
+    assert found["fornax_cluster_labels"] == {"company": "futurewei"}
+    assert found["fornax_api_endpoint"] == "https://198.18.3.10:6443"
+    assert found["fornax_parent_api_endpoint"] == "https://198.18.2.10:6443"
+    assert found["fornax_host_roles"] == ["edge_node"]
+    assert found["fornax_gateway"] is None
+    assert found["fornax_vpcs"] == []
+    assert re.fullmatch(r"10\.\d+\.\d+\.0/24", found["fornax_pod_cidr"])
+
+
+def test_subtree_defaults_are_inherited(abcd):
+    assert hostvars(abcd, "c-cp-1")["fornax_kube_distro"] == "k3s"  # from b's defaults
+    assert hostvars(abcd, "b-cp-1")["fornax_kube_distro"] == "k3s"
+    assert hostvars(abcd, "a-cp-1")["fornax_kube_distro"] == "k8s"
+    assert hostvars(abcd, "c-cp-1")["fornax_host_roles"] == ["control_plane", "edge_node"]
+
+
+def test_root_and_gateway_hostvars(abcd):
+    found = hostvars(abcd, "a-gw-1")
+    assert found["fornax_parent"] is None
+    assert found["fornax_parent_api_endpoint"] is None
+    assert found["fornax_tier"] == 0
+    assert found["fornax_path"] == "a"
+    assert found["fornax_children"] == ["b"]
+    assert found["fornax_host_roles"] == ["gateway"]
+    assert found["fornax_gateway"] == {
+        "host": "a-gw-1",
+        "lan_address": "198.18.0.2",
+        "wan_address": "192.0.2.1",
+        "lan_interface": "eth0",
+        "wan_interface": "eth1",
+    }
+
+
+def test_vpc_view_from_both_sides(abcd):
+    (in_a,) = hostvars(abcd, "a-cp-1")["fornax_vpcs"]
+    (in_b,) = hostvars(abcd, "b-cp-1")["fornax_vpcs"]
+    assert in_a["name"] == in_b["name"] == "vpc-demo"
+    assert 4096 <= in_a["vni"] <= 16777215 and in_a["vni"] == in_b["vni"]  # allocated
+    assert in_a["subnets"] == ["10.200.0.0/24"]
+    assert in_a["remote"] == [
+        {
+            "cluster": "b",
+            "vni": in_b["vni"],
+            "subnets": ["10.200.1.0/24"],
+            "gateway_wan_address": "192.0.2.2",
+        }
+    ]
+
+
+def test_vni_translation_in_the_two_level_example(plugin):
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[str(EXAMPLES / "two-level.yml")])
+    variables = VariableManager(loader=loader, inventory=inventory)
+    (west,) = variables.get_vars(host=inventory.get_host("west-node-1"))["fornax_vpcs"]
+    assert (west["vni"], west["remote"][0]["vni"]) == (2001, 1001)
+    assert west["remote"][0]["cluster"] == "cloud"
+
+
+def test_parse_error_names_file_entry_and_reason(plugin, tmp_path):
+    source = tmp_path / "broken.yml"
+    source.write_text(
+        "plugin: centaurus.fornax.hierarchy\n"
+        "clusters:\n"
+        "  - {name: a, apiEndpoint: 'https://198.18.0.1:6443'}\n"
+        "  - {name: b, parent: zz, apiEndpoint: 'https://198.18.0.2:6443'}\n"
+    )
+    with pytest.raises(AnsibleParserError) as caught:
+        plugin.parse(InventoryData(), DataLoader(), str(source), cache=False)
+    message = str(caught.value)
+    assert str(source) in message
+    assert "clusters[1] 'b': field 'parent': unknown cluster 'zz'" in message
+
+
+def test_unreadable_yaml_is_a_parser_error(plugin, tmp_path):
+    source = tmp_path / "bad.yml"
+    source.write_text("plugin: centaurus.fornax.hierarchy\nclusters: [\n")
+    with pytest.raises(AnsibleParserError, match="cannot read the hierarchy"):
+        plugin.parse(InventoryData(), DataLoader(), str(source), cache=False)
+
+
+def test_verify_file_claims_only_its_own_files(plugin, tmp_path):
+    mine = tmp_path / "tree.yml"
+    mine.write_text("plugin: centaurus.fornax.hierarchy\nclusters: []\n")
+    other = tmp_path / "hosts.yml"
+    other.write_text("all:\n  hosts:\n    h1:\n")
+    text = tmp_path / "tree.txt"
+    text.write_text("plugin: centaurus.fornax.hierarchy\n")
+    assert plugin.verify_file(str(mine))
+    assert not plugin.verify_file(str(other))
+    assert not plugin.verify_file(str(text))
+
+
+def test_json_and_yaml_flow_documents_load_alike():
+    assert load_document('{"plugin": "x", "clusters": []}') == {"plugin": "x", "clusters": []}
+    assert load_document("{plugin: x, clusters: []}") == {"plugin": "x", "clusters": []}
+
+
+def test_vault_values_stay_encrypted():
+    data = load_document("vars:\n  secret: !vault |\n    $ANSIBLE_VAULT;1.1;AES256\n    6162\n")
+    assert type(data["vars"]["secret"]).__name__ == "EncryptedString"
+
+
+def test_the_documented_example_is_a_valid_hierarchy():
+    example = load_document(EXAMPLES_TEXT)
+    tree = load_hierarchy(example, source="EXAMPLES")
+    assert [c.path for c in tree.clusters.values()] == [
+        "cloud",
+        "cloud/edge-west",
+        "cloud/edge-east",
+    ]
