@@ -29,8 +29,8 @@ def ansible_inventory(
     env = dict(os.environ, ANSIBLE_NOCOLOR="1")
     if enabled:
         env["ANSIBLE_INVENTORY_ENABLED"] = enabled
-    if fail_unparsed:
-        env["ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED"] = "true"
+    # Explicit either way: ansible.cfg at the repository root turns it on.
+    env["ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED"] = "true" if fail_unparsed else "false"
     return subprocess.run(
         ["ansible-inventory", *args],
         capture_output=True,
