@@ -38,6 +38,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.placement 
     placement_matches,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import (
+    caught_up,
     compose_report,
     fold,
 )
@@ -49,6 +50,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     settings_from_kubeconfig,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import merge_patch
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import (
     ManifestError,
     UnknownKind,
@@ -59,6 +61,7 @@ from .commands import CommandRunner
 from .config import AgentConfig
 from .content import Applied, Content, ContentConflict
 from .informer import Informer
+from .report import ReportMissing, ReportWriter
 from .store import Store
 from .workqueue import WorkQueue
 
@@ -101,13 +104,6 @@ def content_kind(spec: dict[str, Any]) -> str:
     return "command"
 
 
-def map_patch(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    """A JSON merge patch turning map ``old`` into ``new`` (removed keys become null)."""
-    patch: dict[str, Any] = {k: None for k in (old or {}) if k not in new}
-    patch.update(new)
-    return patch
-
-
 class Agent:
     def __init__(self, config: AgentConfig, stop: threading.Event | None = None) -> None:
         self.cfg = config
@@ -129,7 +125,8 @@ class Agent:
         self.applied = {k: Applied.from_json(v) for k, v in self.store.get("applied").items()}
         self.commands_done = self.store.get("commands")
         self.own_states: dict[str, str] = {}
-        self.last_report: dict[str, Any] | None = None
+        self.executed: dict[str, int] = {}  # Mission -> local generation its state is for
+        self.reports_up = ReportWriter(config.cluster)
         self.registered = False
         self.local_healthy = True
         self.children_seen: dict[str, float] = {}
@@ -213,7 +210,7 @@ class Agent:
         assert self.parent_missions is not None
         for name in set(self.parent_missions.snapshot()) | set(self.missions.snapshot()):
             self.queue.add(("copy", name))
-        self.last_report = None  # the parent may have lost or missed it: write it again
+        self.reports_up.forget()  # the parent may have lost or missed writes: diff afresh
         self.registered = False
         self.queue.add("report")
         self.queue.add("heartbeat")
@@ -386,7 +383,7 @@ class Agent:
         if not placement_matches(
             spec.get("placement"), self.cfg.cluster, self.cfg.labels, self.cfg.kube_distro
         ):
-            self._retire(name, st.NOT_MATCH)
+            self._retire(name, st.NOT_MATCH, generation)
             return
         if (spec.get("missionresource") or "").strip():
             state = self._execute_resource(name, generation, spec["missionresource"])
@@ -394,7 +391,7 @@ class Agent:
             state = self._execute_command(name, generation, spec)
         if st.classify(state) != st.FAILED:
             state = self.commands.statecheck(spec) or state
-        self._set_state(name, state)
+        self._set_state(name, state, generation)
 
     def _execute_resource(self, name: str, generation: int, resource: str) -> str:
         try:
@@ -441,7 +438,7 @@ class Agent:
         self.store.put("applied", name, applied.to_json())
         self._watch_content_kinds(set(applied.kinds))
 
-    def _retire(self, name: str, state: str | None = None) -> None:
+    def _retire(self, name: str, state: str | None = None, generation: int | None = None) -> None:
         """Remove what this agent made for Mission ``name``; ``state`` is what to report."""
         applied = self.applied.get(name)
         if applied is not None:
@@ -454,14 +451,19 @@ class Agent:
                 self.commands.reverse({"missioncommand": {"reversecommand": done["reverse"]}})
             self.store.put("commands", name, None)
         if state is None:
+            self.executed.pop(name, None)
             if self.own_states.pop(name, None) is not None:
                 self.queue.add("report", self.cfg.report_delay_seconds)
         else:
-            self._set_state(name, state)
+            self._set_state(name, state, generation)
 
-    def _set_state(self, name: str, state: str) -> None:
-        if self.own_states.get(name) != state:
+    def _set_state(self, name: str, state: str, generation: int | None) -> None:
+        if self.own_states.get(name) != state or self.executed.get(name) != generation:
             self.own_states[name] = state
+            if generation is None:
+                self.executed.pop(name, None)
+            else:
+                self.executed[name] = generation
             self.queue.add("report", self.cfg.report_delay_seconds)
 
     # -- upward: report and heartbeat --------------------------------------------------------
@@ -476,16 +478,21 @@ class Agent:
             {n: s for n, s in self.own_states.items() if n in copies},
             {n: o.get("status") or {} for n, o in copies.items()},
             {
-                n: int(o["metadata"]["annotations"].get(names.PARENT_GENERATION_ANNOTATION) or 0)
+                n: caught_up(
+                    int(o["metadata"]["annotations"].get(names.PARENT_GENERATION_ANNOTATION) or 0),
+                    int(o["metadata"].get("generation") or 0),
+                    self.executed.get(n),
+                    (o.get("status") or {}).get("observedGeneration"),
+                )
                 for n, o in copies.items()
             },
             self.cfg.max_paths,
         )
-        if missions == self.last_report:
-            return
-        spec = {"missions": missions, "missionCount": len(missions), "reportedAt": now_rfc3339()}
-        self._apply_upward(names.clusterreport_path(self.cfg.cluster), "ClusterReport", spec=spec)
-        self.last_report = missions
+        try:
+            self.reports_up.write(self.parent, missions)
+        except ReportMissing as exc:
+            log.warning("%s", exc)
+            self.queue.add("report", 10.0)
 
     def heartbeat(self) -> None:
         if self.parent is None:
@@ -638,13 +645,10 @@ class Agent:
                 }
                 for child in self.children.snapshot()
             }
-        status = fold(name, views, self.cfg.max_paths)
-        status["observedGeneration"] = int(local["metadata"].get("generation") or 0)
+        generation = int(local["metadata"].get("generation") or 0)
+        status = fold(name, views, self.cfg.max_paths, generation)
         status["contentKind"] = content_kind(local.get("spec") or {})
         current = local.get("status") or {}
-        if all(current.get(k) == v for k, v in status.items()):
-            return
-        patch = dict(status)
-        for key in ("states", "subtreeSummaries"):
-            patch[key] = map_patch(current.get(key), status[key])
-        self.local.patch(names.mission_path(name, status=True), {"status": patch})
+        patch = merge_patch({k: current[k] for k in status if k in current}, status)
+        if patch:
+            self.local.patch(names.mission_path(name, status=True), {"status": patch})

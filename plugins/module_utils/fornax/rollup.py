@@ -76,7 +76,7 @@ def compose_report(
 
     ``own_states``: Mission -> this cluster's own state; ``local_status``: Mission -> status of
     the local copy (its subtree, keyed relative to this cluster); ``generations``: Mission -> the
-    parent generation the local copy was made from.
+    parent generation this cluster and its whole subtree have acted on (see ``caught_up``).
     """
     missions = {}
     for name in sorted(set(own_states) | set(local_status)):
@@ -97,19 +97,32 @@ def compose_report(
     return missions
 
 
+def caught_up(
+    parent_generation: int, local_generation: int, executed: Optional[int], observed: Optional[int]
+) -> int:
+    """The parent generation to report: the current one once this cluster executed its copy's
+    generation and its subtree observed it; one less while either lags."""
+    current = executed == local_generation and (observed or 0) >= local_generation
+    return parent_generation if current else parent_generation - 1
+
+
 def fold(
     mission: str,
     children: Mapping[str, Mapping[str, Any]],
     max_paths: int = DEFAULT_MAX_PATHS,
+    generation: int = 0,
 ) -> dict:
-    """The status of Mission ``mission`` at a parent, from its children.
+    """The status of Mission ``mission`` (at its ``generation``) at a parent, from its children.
 
     ``children``: child name -> {"connected": bool, "missions": spec.missions of its report}.
     A connected child that has not reported the Mission yet shows ``pending``; a disconnected
-    child shows ``cluster unreachable`` and nothing below it.
+    child shows ``cluster unreachable`` and nothing below it. ``observedGeneration`` is the
+    generation every connected child's whole subtree has acted on: while one lags, it stays
+    behind ``generation``, so a wait cannot be satisfied by the previous generation's states.
     """
     states: dict[str, str] = {}
     summaries: dict[str, dict] = {}
+    observed = generation
     for child, view in sorted(children.items()):
         if not view.get("connected", True):
             states[child] = UNREACHABLE
@@ -117,7 +130,9 @@ def fold(
         entry = (view.get("missions") or {}).get(mission)
         if entry is None:
             states[child] = PENDING
+            observed = min(observed, generation - 1)
             continue
+        observed = min(observed, int(entry.get("generation", generation - 1)))
         for path, state in (entry.get("states") or {}).items():
             if under(child, path):
                 states[path] = state
@@ -129,6 +144,7 @@ def fold(
     status: dict[str, Any] = {
         "states": states,
         "summary": summarize(states, summaries.values()),
+        "observedGeneration": max(observed, 0),
     }
     status["subtreeSummaries"] = summaries
     return status

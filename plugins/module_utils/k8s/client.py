@@ -98,7 +98,7 @@ class KubeClient:
         timeout: float = 30.0,
         connect_retries: int = 3,
         retry_delay: float = 0.5,
-        user_agent: str = "centaurus.fornax",
+        user_agent: str = "fornax-client",
     ) -> None:
         parts = urlsplit(settings.server)
         if parts.scheme != "https" or not parts.hostname:
@@ -119,12 +119,16 @@ class KubeClient:
 
     def _build_ssl_context(self) -> ssl.SSLContext:
         s = self.settings
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        # Verifies the server certificate and host name by default.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if not s.verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         elif s.ca_data:
+            # Like kubectl: a cluster's CA replaces the system trust store (and skips loading it).
             ctx.load_verify_locations(cadata=s.ca_data.decode())
+        else:
+            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
         if s.client_cert_data and s.client_key_data:
             # ssl can only load a client key pair from files: keep them in a private directory
             # for the life of this client.

@@ -108,6 +108,17 @@ def test_08_09_states_follow_replica_changes(fornax):
     for cluster in ("b", "c", "d"):
         wait_for(lambda c=cluster: replicas(fornax, c, "web") == 3, 10, f"3 replicas in {cluster}")
     wait_states(fornax, "a", "web", {"b": "3/3", "b/c": "3/3", "b/c/d": "3/3"})
+    with fornax.client("a") as a:
+        found = wait_for(
+            lambda: (
+                (a.get(names.mission_path("web")).get("status") or {}).get("observedGeneration")
+                == 2
+                and a.get(names.mission_path("web"))
+            ),
+            10,
+            "a's status reflects generation 2 once the whole subtree acted on it",
+        )
+    assert found["metadata"]["generation"] == 2
 
 
 def replicas(fornax, cluster: str, name: str) -> int | None:

@@ -86,3 +86,27 @@ def test_status_stays_bounded_for_a_thousand_clusters():
     assert len(status["states"]) <= 100
     assert status["summary"]["clusters"] == 1000
     assert status["summary"]["ready"] == 1000
+
+
+def test_observed_generation_waits_for_every_connected_child():
+    children = {
+        "b": {"connected": True, "missions": {"m": {"states": {"b": "2/2"}, "generation": 3}}},
+        "e": {"connected": True, "missions": {"m": {"states": {"e": "2/2"}, "generation": 2}}},
+        "x": {"connected": False, "missions": {}},
+    }
+    assert rollup.fold("m", children, generation=3)["observedGeneration"] == 2
+    children["e"]["missions"]["m"]["generation"] = 3
+    assert rollup.fold("m", children, generation=3)["observedGeneration"] == 3
+    children["y"] = {"connected": True, "missions": {}}  # has not reported m at all
+    assert rollup.fold("m", children, generation=3)["observedGeneration"] == 2
+
+
+def test_a_leaf_observes_its_own_generation():
+    assert rollup.fold("m", {}, generation=4)["observedGeneration"] == 4
+
+
+def test_caught_up_needs_own_execution_and_the_subtree():
+    assert rollup.caught_up(7, local_generation=2, executed=2, observed=2) == 7
+    assert rollup.caught_up(7, local_generation=2, executed=1, observed=2) == 6
+    assert rollup.caught_up(7, local_generation=2, executed=2, observed=1) == 6
+    assert rollup.caught_up(7, local_generation=2, executed=None, observed=None) == 6

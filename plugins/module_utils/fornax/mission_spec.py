@@ -1,0 +1,149 @@
+# Copyright: contributors to centaurus.fornax
+# Apache License 2.0 (see LICENSE)
+"""A Mission object from module options, a definition or a file; checked before it is sent.
+
+The API server's admission checks only patterns (it cannot parse YAML); here the content of
+``missionresource`` is parsed fully, so invalid YAML fails the task with the field named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from ..k8s.client import resource_path
+from ..k8s.resource import ManifestError, load_manifests
+from ..k8s.yaml_support import require_yaml, yaml
+
+GROUP_VERSION = "edgeclusters.kubeedge.io/v1"
+KIND = "Mission"
+
+
+class MissionSpecError(ValueError):
+    """The options do not describe a usable Mission; the message names the field."""
+
+
+def mission_path(name: Optional[str] = None) -> str:
+    return resource_path(GROUP_VERSION, "missions", name)
+
+
+def _yaml_text(value: Any, field: str) -> str:
+    """A resource given as a mapping, a list of mappings or YAML text -> YAML text."""
+    require_yaml()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return yaml.safe_dump(dict(value), sort_keys=False)
+    if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
+        return yaml.safe_dump_all([dict(v) for v in value], sort_keys=False)
+    raise MissionSpecError(
+        f"{field}: expected a mapping, a list of mappings or YAML text, got {type(value).__name__}"
+    )
+
+
+def check_resource(text: str, field: str = "spec.missionresource") -> list:
+    """Parse the content; ManifestError (as MissionSpecError) names ``field`` and the document."""
+    try:
+        return load_manifests(text, where=field)
+    except ManifestError as exc:
+        raise MissionSpecError(str(exc)) from exc
+
+
+def load_definition(definition: Any, field: str = "definition") -> dict:
+    """A Mission given as a mapping or YAML text (one document)."""
+    require_yaml()
+    if isinstance(definition, str):
+        try:
+            docs = [d for d in yaml.safe_load_all(definition) if d is not None]
+        except yaml.YAMLError as exc:
+            raise MissionSpecError(f"{field}: not valid YAML: {exc}") from exc
+        if len(docs) != 1:
+            raise MissionSpecError(f"{field}: holds {len(docs)} documents, expected one Mission")
+        definition = docs[0]
+    if not isinstance(definition, Mapping):
+        raise MissionSpecError(
+            f"{field}: expected a Mission mapping, got {type(definition).__name__}"
+        )
+    return dict(definition)
+
+
+def load_src(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise MissionSpecError(f"src: cannot read {path!r}: {exc.strerror}") from exc
+    return load_definition(text, f"src {path!r}")
+
+
+def from_options(
+    name: Optional[str],
+    *,
+    labels: Optional[Mapping[str, str]] = None,
+    resource: Any = None,
+    command: Optional[Mapping[str, Any]] = None,
+    clusters: Optional[list] = None,
+    match_labels: Optional[Mapping[str, Any]] = None,
+    statecheck: Optional[str] = None,
+) -> dict:
+    """The Mission the module options describe."""
+    if not name:
+        raise MissionSpecError("name: required unless definition or src gives the Mission")
+    spec: dict = {}
+    if resource is not None:
+        spec["missionresource"] = _yaml_text(resource, "resource")
+    if command:
+        spec["missioncommand"] = {k: v for k, v in command.items() if v is not None}
+    placement: dict = {}
+    if clusters:
+        placement["clusters"] = [{"name": str(c)} for c in clusters]
+    if match_labels:
+        placement["matchlabels"] = {str(k): str(v) for k, v in match_labels.items()}
+    if placement:
+        spec["placement"] = placement
+    if statecheck:
+        spec["statecheck"] = {"command": statecheck}
+    metadata: dict = {"name": name}
+    if labels:
+        metadata["labels"] = dict(labels)
+    return {"apiVersion": GROUP_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+
+
+def checked(mission: Mapping[str, Any], name: Optional[str] = None) -> dict:
+    """Validate (and name) a Mission before it is sent; the content is parsed fully."""
+    mission = dict(mission)
+    if (
+        mission.get("apiVersion", GROUP_VERSION) != GROUP_VERSION
+        or mission.get("kind", KIND) != KIND
+    ):
+        raise MissionSpecError(
+            f"definition: apiVersion/kind {mission.get('apiVersion')!r}/{mission.get('kind')!r} "
+            f"is not {GROUP_VERSION}/{KIND}"
+        )
+    mission["apiVersion"], mission["kind"] = GROUP_VERSION, KIND
+    metadata = dict(mission.get("metadata") or {})
+    if name:
+        metadata["name"] = name
+    if not metadata.get("name"):
+        raise MissionSpecError("metadata.name: missing (give name or metadata.name)")
+    for volatile in ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation"):
+        metadata.pop(volatile, None)
+    mission["metadata"] = metadata
+    mission.pop("status", None)
+    spec = mission.get("spec")
+    if not isinstance(spec, Mapping):
+        raise MissionSpecError("spec: missing or not a mapping")
+    resource = spec.get("missionresource")
+    command = (spec.get("missioncommand") or {}).get("command")
+    if resource is not None and not isinstance(resource, str):
+        raise MissionSpecError(
+            f"spec.missionresource: must be YAML text, got {type(resource).__name__}"
+        )
+    if resource and resource.strip():
+        check_resource(resource)
+    elif not (isinstance(command, str) and command.strip()):
+        raise MissionSpecError(
+            "spec: a Mission needs a resource (spec.missionresource) or a command "
+            "(spec.missioncommand.command)"
+        )
+    return mission
