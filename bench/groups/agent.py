@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fornax_agent.informer import Informer
+from fornax_agent.report import ReportWriter
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import compose_report
@@ -130,6 +131,7 @@ class LightChild:
         threading.Thread(target=self._report_loop, daemon=True).start()
 
     def _report_loop(self) -> None:
+        writer = ReportWriter(self.name)
         with self.client() as client:
             while not self.stop.is_set():
                 if not self.dirty.wait(0.5):
@@ -144,20 +146,10 @@ class LightChild:
                     {m: {"states": below} for m in seen},
                     {m: o["metadata"].get("generation", 1) for m, o in seen.items()},
                 )
-                body = {
-                    "apiVersion": names.API_VERSION,
-                    "kind": "ClusterReport",
-                    "metadata": {"name": self.name},
-                    "spec": {"missions": report, "missionCount": len(report)},
-                }
                 try:
-                    client.apply(
-                        names.clusterreport_path(self.name),
-                        body,
-                        field_manager=names.FIELD_MANAGER_AGENT,
-                        force=True,
-                    )
+                    writer.write(client, report)
                 except KubeError:
+                    writer.forget()
                     self.dirty.set()  # as the agent does: keep the work, try again later
                     self.failures += 1
                     continue

@@ -119,7 +119,8 @@ def test_commands_run_only_where_the_cluster_opted_in(fornax):
         a.create(names.MISSIONS, mission("cmd", **spec))
     found = wait_for(
         lambda: (
-            states(fornax, "a", "cmd").get("b/c") == "configmap/cmd-ran"
+            len(states(fornax, "a", "cmd")) == 3
+            and states(fornax, "a", "cmd").get("b/c") == "configmap/cmd-ran"
             and states(fornax, "a", "cmd")
         ),
         15,
