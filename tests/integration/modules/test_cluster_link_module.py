@@ -1,0 +1,90 @@
+"""The cluster_link module in real playbooks: present, idempotence, check, rotation, absent."""
+
+from __future__ import annotations
+
+import stat
+
+import yaml
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
+    settings_from_kubeconfig,
+)
+
+API = "/apis/edgeclusters.kubeedge.io/v1"
+
+
+def task(title: str, ignore_errors: bool = False, check_mode=None, **options) -> dict:
+    body = {"name": title, "centaurus.fornax.cluster_link": options}
+    if check_mode is not None:
+        body["check_mode"] = check_mode
+    if ignore_errors:
+        body["ignore_errors"] = True
+    return body
+
+
+def token_of(path) -> str:
+    return child_link.kubeconfig_token(yaml.safe_load(path.read_text()))
+
+
+def test_cluster_link_lifecycle(cluster, playbook, tmp_path):
+    kc = str(cluster.kubeconfig_path)
+    dest = tmp_path / "child.kubeconfig"
+    link = {"kubeconfig": kc, "name": "mb", "labels": {"zone": "z1"}, "dest": str(dest)}
+    try:
+        # Check mode first: nothing is created, the plan says what would be.
+        preview = playbook([task("link", **link)], check=True, diff=True)
+        assert preview.returncode == 0, preview.stdout
+        assert preview["link"]["changed"] is True
+        assert "kubeconfig" not in preview["link"]
+        with cluster.client() as admin:
+            assert admin.get_or_none(f"{API}/edgeclusters/mb") is None
+        assert not dest.exists()
+
+        run = playbook(
+            [
+                task("link", **link),
+                task("again", **link),
+                task("check again", check_mode=True, **link),
+                task("rotate", rotate=True, **link),
+                task("bad name", ignore_errors=True, **{**link, "name": "B_ad"}),
+                task("bad ttl", ignore_errors=True, **{**link, "token_ttl": 5}),
+            ],
+            diff=True,
+        )
+        assert run["link"]["changed"] is True
+        assert run["link"]["token_issued"] is True
+        assert run["again"]["changed"] is False, run["again"]
+        assert run["again"]["token_issued"] is False
+        assert run["check again"]["changed"] is False
+        assert run["again"]["kubeconfig"] == run["link"]["kubeconfig"]  # kept, not reissued
+        assert run["rotate"]["changed"] is True and run["rotate"]["token_issued"] is True
+        assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+        assert run["bad name"]["failed"] is True
+        assert "name: 'B_ad' must be a DNS-1123 label" in run["bad name"]["msg"]
+        assert "token_ttl: 5" in run["bad ttl"]["msg"]
+        with KubeClient(settings_from_kubeconfig(str(dest))) as child:
+            assert child.get(f"{API}/edgeclusters/mb")["metadata"]["labels"]["zone"] == "z1"
+        old = yaml.safe_load(dest.read_text())
+
+        # Revocation, then removal.
+        run = playbook(
+            [
+                task("revoke", rotate=True, revoke_previous=True, **link),
+                task("remove", state="absent", **link),
+                task("remove again", state="absent", **link),
+            ]
+        )
+        assert run["revoke"]["changed"] is True
+        with cluster.client() as admin:
+            assert not child_link.token_reusable(
+                admin, "mb", old, cluster.server, cluster.ca.cert_pem
+            )
+        assert run["remove"]["changed"] is True
+        assert len(run["remove"]["removed"]) == 7
+        assert not dest.exists()
+        assert run["remove again"]["changed"] is False
+    finally:
+        with cluster.client() as admin:
+            child_link.unlink_child(admin, "mb")
