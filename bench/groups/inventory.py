@@ -148,7 +148,7 @@ def parser(wrapped: bool = False):
 def wall_and_cpu(fn, repeat: int) -> tuple[float, float]:
     """Median wall-clock and median CPU seconds of ``repeat`` calls of ``fn``."""
     walls, cpus = [], []
-    for _ in range(repeat):
+    for _run in range(repeat):
         wall, cpu = time.perf_counter(), time.process_time()
         fn()
         walls.append(time.perf_counter() - wall)

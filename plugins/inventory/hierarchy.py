@@ -4,34 +4,12 @@
 
 from __future__ import annotations
 
-import gc
-import json
-from typing import Any
-
-import yaml
-from ansible.errors import AnsibleParserError
-from ansible.plugins.inventory import BaseInventoryPlugin
-
-from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.errors import (
-    HierarchyError,
-)
-from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.layout import (
-    InventoryLayout,
-    inventory_layout,
-)
-from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.load import (
-    load_hierarchy,
-)
-from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.parse import (
-    PLUGIN_NAME,
-)
-
 DOCUMENTATION = r"""
 name: hierarchy
 short_description: A Fornax hierarchy (a tree of Kubernetes clusters) from one declarative file
 version_added: "0.1.0"
 author:
-  - centaurus.fornax maintainers
+  - centaurus.fornax contributors (@centaurus-fornax)
 description:
   - Reads one file describing a tree of clusters of any depth (the cloud cluster at the root,
     edge clusters below it) with their hosts, labels, Kubernetes distribution, API endpoints,
@@ -105,6 +83,28 @@ vpcs:
 # ansible-inventory -i inventory/fornax.yml --graph
 # ansible-playbook -i inventory/fornax.yml site.yml --limit subtree_edge_west
 """
+
+import gc
+import json
+from typing import Any
+
+import yaml
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.errors import (
+    HierarchyError,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.layout import (
+    InventoryLayout,
+    inventory_layout,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.load import (
+    load_hierarchy,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.parse import (
+    PLUGIN_NAME,
+)
 
 try:
     from ansible.parsing.vault import EncryptedString

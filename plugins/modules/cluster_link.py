@@ -151,23 +151,23 @@ dest:
   type: str
 """
 
-import os  # noqa: E402
-import tempfile  # noqa: E402
+import os
+import tempfile
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
     child_link,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
     argument_spec,
     client_from_module,
     fail,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeError,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
     yaml,
 )
 

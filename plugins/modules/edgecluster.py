@@ -88,22 +88,22 @@ edgecluster:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.child_link import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.child_link import (
     DISTROS,
     GROUP_VERSION,
     check_name,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
     argument_spec,
     client_from_module,
     fail,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.apply import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.apply import (
     apply_object,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeError,
     resource_path,
 )

@@ -90,17 +90,17 @@ health:
   sample: {healthy: 2, unhealthy: 1, disconnected: 0, unknown: 0, clusters: 3}
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
     cluster_view,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
     argument_spec,
     client_from_module,
     fail,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeError,
     resource_path,
 )

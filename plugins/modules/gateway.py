@@ -154,22 +154,22 @@ changed_maps:
   elements: str
 """
 
-import os  # noqa: E402
+import os
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import mapsync  # noqa: E402
-from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import mapsync
+from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import (
     Bpftool,
     BpftoolError,
     link_info,
     netns_runner,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.gateway import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.gateway import (
     MAPS,
     gateway_entries,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.layouts import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.layouts import (
     LayoutError,
     layout,
 )

@@ -241,27 +241,27 @@ wait:
       type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
     mission_spec,
     preview,
     progress,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
     argument_spec,
     client_from_module,
     fail,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.apply import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.apply import (
     apply_object,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeApiError,
     KubeError,
     resource_path,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.waiter import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.waiter import (
     poll,
 )
 

@@ -113,16 +113,16 @@ walk_errors:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
     progress,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.states import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.states import (
     empty_counts,
     summarize,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
     AUTH_OPTIONS,
     argument_spec,
     client_from_module,
@@ -130,7 +130,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_modul
     error_message,
     fail,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeError,
     resource_path,
 )

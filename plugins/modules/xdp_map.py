@@ -91,16 +91,16 @@ deletes:
   type: int
 """
 
-import os  # noqa: E402
+import os
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import mapsync  # noqa: E402
-from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import mapsync
+from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import (
     Bpftool,
     BpftoolError,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.layouts import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.layouts import (
     LayoutError,
     layout,
 )

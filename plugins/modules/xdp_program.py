@@ -118,12 +118,12 @@ maps:
   elements: str
 """
 
-import os  # noqa: E402
+import os
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import program  # noqa: E402
-from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import (  # noqa: E402
+from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import program
+from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import (
     Bpftool,
     BpftoolError,
     netns_runner,

@@ -93,8 +93,8 @@ class Intervals:
                 merged[-1][1] = max(merged[-1][1], last)
             else:
                 merged.append([first, last])
-        self.firsts = [first for first, _ in merged]
-        self.lasts = [last for _, last in merged]
+        self.firsts = [first for first, _last in merged]
+        self.lasts = [last for _first, last in merged]
 
     def __contains__(self, value: int) -> bool:
         index = bisect.bisect_right(self.firsts, value) - 1
@@ -119,10 +119,10 @@ class CidrSlots:
         ranges = []
         end = self.base + self.count * self.block - 1
         for text in cidrs:
-            found, _ = cidr_span(text)
+            found, _reason = cidr_span(text)
             if found is None or found[0] != self.network.version:
                 continue
-            _, first, last = found
+            _version, first, last = found
             if last < self.base or first > end:
                 continue
             ranges.append(
@@ -227,8 +227,8 @@ def allocate(hierarchy: Hierarchy, log: ProblemLog) -> dict[str, dict[str, Place
 
 
 def pools_overlap(one: CidrPool, other: CidrPool) -> bool:
-    first, _ = parse_cidr(one.cidr)
-    second, _ = parse_cidr(other.cidr)
+    first, _first_prefix = parse_cidr(one.cidr)
+    second, _second_prefix = parse_cidr(other.cidr)
     return first is not None and second is not None and first.overlaps(second)
 
 

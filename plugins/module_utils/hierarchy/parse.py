@@ -285,7 +285,7 @@ class Parser:
             self.log.add(entry, "field 'cidr' is required")
         cidr = self.cidr(pool, "cidr", entry)
         prefix = self.integer(pool, "prefixLength", entry, 1, 128)
-        network, _ = parse_cidr(cidr) if cidr is not None else (None, None)
+        network, _prefix = parse_cidr(cidr) if cidr is not None else (None, None)
         if network is None:
             return default
         prefix = prefix or (24 if network.version == 4 else 64)

@@ -40,7 +40,7 @@ def check_cluster_cidrs(hierarchy: Hierarchy, log: ProblemLog) -> None:
         for field, text in (("podCidr", cluster.pod_cidr), ("serviceCidr", cluster.service_cidr)):
             if text is None:
                 continue
-            found, _ = cidr_span(text)
+            found, _reason = cidr_span(text)
             if found is not None:
                 ranges.append((found, (cluster.entry, field, text)))
     for (entry, field, text), (other_entry, other_field, other_text) in overlapping_pairs(ranges):
@@ -56,7 +56,7 @@ def check_vpc_subnets(hierarchy: Hierarchy, log: ProblemLog) -> None:
         ranges: list[tuple[Span, Any]] = []
         for presence in vpc.presences:
             for text in presence.subnets:
-                found, _ = cidr_span(text)
+                found, _reason = cidr_span(text)
                 if found is not None:
                     ranges.append((found, (presence.entry, text)))
         for (entry, text), (other_entry, other_text) in overlapping_pairs(ranges):

@@ -84,7 +84,7 @@ def test_first_choice_winners_never_move_for_a_newcomer_with_another_first_choic
     assert any(p.round > 0 for p in placed.values())  # the pool is crowded enough to test
     for newcomer in (f"new-{index}" for index in range(80)):
         wish = first_choice("podCidr", newcomer, slots)
-        again, _ = place("podCidr", [*names, newcomer], slots, lambda slot: False)
+        again, _left_over = place("podCidr", [*names, newcomer], slots, lambda slot: False)
         for name, old in placed.items():
             if old.round == 0 and not (old.slot == wish and newcomer < name):
                 assert again[name].slot == old.slot, (newcomer, name)
