@@ -99,10 +99,10 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_modul
     argument_spec,
     client_from_module,
     fail,
+    read_named_or_selected,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeError,
-    resource_path,
 )
 
 GROUP_VERSION = "edgeclusters.kubeedge.io/v1"
@@ -114,12 +114,9 @@ def main() -> None:
     client = client_from_module(module)
     p = module.params
     try:
-        if p["name"]:
-            found = client.get_or_none(resource_path(GROUP_VERSION, "edgeclusters", p["name"]))
-            items = [found] if found else []
-        else:
-            path = resource_path(GROUP_VERSION, "edgeclusters")
-            items = client.get(path, labelSelector=p["label_selector"]).get("items") or []
+        items = read_named_or_selected(
+            client, GROUP_VERSION, "edgeclusters", p["name"], p["label_selector"]
+        )
     except (KubeError, ValueError) as exc:
         fail(module, exc, "edgecluster_info")
     finally:

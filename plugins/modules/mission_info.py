@@ -129,6 +129,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_modul
     client_from_params,
     error_message,
     fail,
+    read_named_or_selected,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeError,
@@ -209,12 +210,9 @@ def main() -> None:
     client = client_from_module(module)
     p = module.params
     try:
-        if p["name"]:
-            found = client.get_or_none(resource_path(GROUP_VERSION, "missions", p["name"]))
-            items = [found] if found else []
-        else:
-            path = resource_path(GROUP_VERSION, "missions")
-            items = client.get(path, labelSelector=p["label_selector"]).get("items") or []
+        items = read_named_or_selected(
+            client, GROUP_VERSION, "missions", p["name"], p["label_selector"]
+        )
     except (KubeError, ValueError) as exc:
         fail(module, exc, "mission_info")
     finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ssl
 from typing import Any, NoReturn
 
-from .client import KubeApiError, KubeClient, KubeError, KubeUnreachable
+from .client import KubeApiError, KubeClient, KubeError, KubeUnreachable, resource_path
 from .config import KubeConfigError, resolve_settings
 
 AUTH_ARG_SPEC: dict = {
@@ -114,3 +114,18 @@ def client_from_module(module: Any) -> KubeClient:
         return client_from_params(module.params, f"centaurus.fornax/{name.split('.')[-1]}")
     except (KubeConfigError, KubeError, ImportError) as exc:
         fail(module, exc)
+
+
+def read_named_or_selected(
+    client: KubeClient,
+    api_version: str,
+    plural: str,
+    name: str | None = None,
+    label_selector: str | None = None,
+) -> list:
+    """The object called ``name`` (none when absent), or every object ``label_selector`` picks."""
+    if name:
+        found = client.get_or_none(resource_path(api_version, plural, name))
+        return [found] if found else []
+    listing = client.get(resource_path(api_version, plural), labelSelector=label_selector)
+    return listing.get("items") or []
