@@ -77,9 +77,13 @@ stage_link() {
 
 stage_k8s() { "$FORNAX_ROOT/scripts/k8s-binaries.sh" >/dev/null; }
 
+# podman + runc, the project-local containers.conf and the Debian base image of the container
+# hosts (molecule, make demo); built once per version of scripts/podman-image.sh.
+stage_podman() { "$FORNAX_ROOT/scripts/podman-image.sh" ensure >/dev/null; }
+
 stages=("$@")
 ((${#stages[@]})) || stages=(apt venv sanity link k8s)
 for s in "${stages[@]}"; do
-  declare -F "stage_$s" >/dev/null || die "unknown stage '$s' (apt, venv, sanity, link, k8s)"
+  declare -F "stage_$s" >/dev/null || die "unknown stage '$s' (apt, venv, sanity, link, k8s, podman)"
   "stage_$s"
 done

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The Fornax demo on this machine: podman containers as the hosts of inventories/local/.
+#
+#   scripts/demo.sh up       build what is missing, start the hosts, run playbooks/site.yml,
+#                            apply a sample Mission, print the tree with health and Mission states
+#   scripts/demo.sh status   print the tree again
+#   scripts/demo.sh down     playbooks/teardown.yml, then remove the containers and the network
+#   scripts/demo.sh hosts    only start the containers (used by tests and bench)
+#
+# Settings (environment): FORNAX_DEMO_INVENTORY (default inventories/local/hosts.yml),
+# FORNAX_DEMO_NETWORK / FORNAX_DEMO_SUBNET (fornax-demo, 10.89.70.0/24), FORNAX_DEMO_MISSION
+# (default tests/data/missions/deployment-to-all.yaml).
+set -euo pipefail
+# shellcheck source=env.sh
+source "$(dirname "$0")/env.sh"
+cd "$FORNAX_ROOT"
+
+INVENTORY=${FORNAX_DEMO_INVENTORY:-inventories/local/hosts.yml}
+NETWORK=${FORNAX_DEMO_NETWORK:-fornax-demo}
+SUBNET=${FORNAX_DEMO_SUBNET:-10.89.70.0/24}
+MISSION=${FORNAX_DEMO_MISSION:-tests/data/missions/deployment-to-all.yaml}
+LOGDIR=$FORNAX_CACHE/demo-logs
+export ANSIBLE_INVENTORY_UNPARSED_FAILED=true
+
+step=0
+progress() { step=$((step + 1)); printf '\n[demo %d] %s\n' "$step" "$*" >&2; }
+log() { printf '[demo] %s\n' "$*" >&2; }
+die() { printf '[demo] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Run a playbook with a one-line-per-task progress display; the full output goes to a log file.
+run_playbook() {
+  local name=$1 logfile
+  shift
+  mkdir -p "$LOGDIR"
+  logfile=$LOGDIR/$name.log
+  log "ansible-playbook $* (full log: $logfile)"
+  set +e
+  ansible-playbook -i "$INVENTORY" "$@" 2>&1 | tee "$logfile" \
+    | grep --line-buffered -E '^(PLAY|TASK) \[|^(fatal|failed):|"msg": "(  )*[a-z0-9-]+ \(|clusters not up|^PLAY RECAP|^[a-z0-9-]+ +: ok=' \
+    | sed -u -E 's/ \*+$//'
+  local rc=${PIPESTATUS[0]}
+  set -e
+  return "$rc"
+}
+
+# "name address" of every host of the hierarchy file (each becomes a container of that name)
+inventory_hosts() {
+  python3 - "$INVENTORY" <<'PY'
+import sys
+import yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+def walk(clusters):
+    for cluster in clusters or []:
+        for host in cluster.get("hosts") or []:
+            print(host["name"], host["address"])
+        walk(cluster.get("children"))
+walk(doc.get("clusters"))
+PY
+}
+
+start_hosts() {
+  local image name address
+  progress "podman, runc and the Debian base image (built once, cached)"
+  image=$("$FORNAX_ROOT/scripts/podman-image.sh" ensure)
+  CONTAINERS_CONF=$("$FORNAX_ROOT/scripts/podman-image.sh" conf)
+  export CONTAINERS_CONF
+  progress "podman network $NETWORK ($SUBNET) and one container per host of $INVENTORY"
+  podman network exists "$NETWORK" || podman network create --subnet "$SUBNET" "$NETWORK" >/dev/null
+  while read -r name address; do
+    if podman container exists "$name"; then
+      [[ $(podman inspect -f '{{.State.Running}}' "$name") == true ]] || podman start "$name" >/dev/null
+      log "$name: running"
+      continue
+    fi
+    podman run -d --name "$name" --hostname "$name" --privileged --systemd=always \
+      --network "$NETWORK" --ip "$address" --label fornax.demo="$NETWORK" \
+      "$image" /sbin/init >/dev/null
+    log "$name: started at $address"
+  done < <(inventory_hosts)
+  while read -r name _; do
+    local state=""
+    for _ in $(seq 1 60); do
+      state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
+      [[ $state == running || $state == degraded ]] && break
+      sleep 1
+    done
+    [[ $state == running || $state == degraded ]] || die "systemd in $name did not boot in 60 s (state: ${state:-none})"
+  done < <(inventory_hosts)
+}
+
+root_kubeconfig() {
+  local pki
+  pki=$(ansible -i "$INVENTORY" 'tier_0:&control_plane' -m ansible.builtin.debug \
+    -a 'msg={{ control_plane_pki_local_dir }}/{{ fornax_cluster }}/admin.kubeconfig' -o 2>/dev/null \
+    | sed -nE 's/.*"msg": "([^"]+)".*/\1/p' | head -1)
+  [[ -n $pki && -f $pki ]] || die "no admin kubeconfig of the root cluster (is the demo up? scripts/demo.sh up)"
+  printf '%s\n' "$pki"
+}
+
+status() {
+  local kc
+  kc=$(root_kubeconfig)
+  python3 - "$kc" <<'PY'
+import json
+import subprocess
+import sys
+
+def get(kind):
+    out = subprocess.run(
+        ["kubectl", "--kubeconfig", sys.argv[1], "get", kind, "-o", "json"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout
+    return json.loads(out)["items"]
+
+print("\nClusters (as the root sees them):")
+print("  root: healthy (this cluster)")
+for item in sorted(get("edgeclusters.edgeclusters.kubeedge.io"), key=lambda i: i["metadata"]["name"]):
+    name = item["metadata"]["name"]
+    status = item.get("status") or {}
+    print(f"  root/{name}: {status.get('healthStatus', 'unknown')}")
+    for path, health in sorted((status.get("subEdgeClusterStates") or {}).items()):
+        print(f"  root/{name}/{path}: {health}")
+print("\nMissions (state per cluster path, as reported up to the root):")
+missions = get("missions.edgeclusters.kubeedge.io")
+if not missions:
+    print("  (none)")
+for item in missions:
+    print(f"  {item['metadata']['name']}:")
+    for path, state in sorted(((item.get("status") or {}).get("states") or {}).items()):
+        print(f"    {path}: {state}")
+PY
+}
+
+up() {
+  local started=$SECONDS
+  progress "project prerequisites (Debian packages, venv, collection link, Kubernetes binaries)"
+  bash "$FORNAX_ROOT/scripts/bootstrap.sh" apt venv link k8s
+  start_hosts
+  progress "playbooks/site.yml: control planes, CRDs, agents, tier by tier"
+  run_playbook site playbooks/site.yml || die "site.yml failed (see the summary above and $LOGDIR/site.log)"
+  progress "apply the sample Mission $MISSION at the root and wait until every cluster runs it"
+  run_playbook mission playbooks/mission.yml -e "fornax_mission_file=$FORNAX_ROOT/$MISSION" \
+    || die "mission.yml failed (see $LOGDIR/mission.log)"
+  status
+  printf '\nThe demo is up (%d s). Containers: podman ps --filter label=fornax.demo=%s\n' \
+    $((SECONDS - started)) "$NETWORK"
+  printf 'Root kubeconfig: %s\n' "$(root_kubeconfig)"
+  printf 'Tear it down with: scripts/demo.sh down   (or make demo-down)\n'
+}
+
+down() {
+  CONTAINERS_CONF=$("$FORNAX_ROOT/scripts/podman-image.sh" conf)
+  export CONTAINERS_CONF
+  local names
+  names=$(podman ps -a --filter "label=fornax.demo=$NETWORK" --format '{{.Names}}')
+  if [[ -n $names ]] && podman ps --filter "label=fornax.demo=$NETWORK" --format '{{.Names}}' | grep -q .; then
+    progress "playbooks/teardown.yml, bottom-up"
+    run_playbook teardown playbooks/teardown.yml || log "teardown.yml failed; removing the containers anyway"
+  fi
+  progress "remove the containers and the network"
+  for name in $names; do
+    podman rm -f -t 5 "$name" >/dev/null && log "$name: removed"
+  done
+  podman network exists "$NETWORK" && podman network rm "$NETWORK" >/dev/null && log "network $NETWORK: removed"
+  log "the demo is down"
+}
+
+case ${1:-up} in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  hosts) start_hosts ;;
+  *) die "usage: $0 up|status|down|hosts" ;;
+esac
