@@ -198,9 +198,17 @@ def test_14_edgecluster_info(fornax):
     assert status["subEdgeClusterStates"] == {"c": "healthy", "c/d": "healthy"}
     assert status["activeMissions"] == ["web"]
     assert status["nodes"] == ["b-node-0"]
-    at_b = edgecluster(fornax, "b", "c")["status"]
+    at_b = wait_for(
+        lambda: (
+            (edgecluster(fornax, "b", "c").get("status") or {}).get("receivedMissions")
+            == ["fw", "web"]
+            and edgecluster(fornax, "b", "c")["status"]
+        ),
+        10,
+        "c's heartbeat at b lists both",
+    )
     assert at_b["subEdgeClusterStates"] == {"d": "healthy"}
-    assert at_b["receivedMissions"] == ["fw", "web"] and at_b["activeMissions"] == ["web"]
+    assert at_b["activeMissions"] == ["web"]
     wait_for(
         lambda: (
             (edgecluster(fornax, "c", "d").get("status") or {}).get("activeMissions")
