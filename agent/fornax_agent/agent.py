@@ -399,21 +399,24 @@ class Agent:
         except ManifestError as exc:
             return st.failed(str(exc))
         applied = self.applied.get(name)
-        if applied is None or applied.generation != generation or self.content.drifted(applied):
-            log.info("applying the content of mission %s (generation %s)", name, generation)
-            try:
-                fresh = self.content.apply(name, generation, objects)
-            except (ContentConflict, UnknownKind) as exc:
-                return st.failed(str(exc))
-            except KubeApiError as exc:
-                if exc.status >= 500 or exc.status == 429:
-                    raise
-                return st.failed(exc.message)
-            if applied is not None:
-                self.content.remove(applied, keep=set(fresh.objects))
-            self._remember(name, fresh)
-            applied = fresh
-        return self.content.state(applied)
+        if applied is not None and applied.generation == generation:
+            drifted, state = self.content.inspect(applied)
+            if not drifted:
+                return state
+        # Not applied yet, a new generation, or drifted: apply (again).
+        log.info("applying the content of mission %s (generation %s)", name, generation)
+        try:
+            fresh = self.content.apply(name, generation, objects)
+        except (ContentConflict, UnknownKind) as exc:
+            return st.failed(str(exc))
+        except KubeApiError as exc:
+            if exc.status >= 500 or exc.status == 429:
+                raise
+            return st.failed(exc.message)
+        if applied is not None:
+            self.content.remove(applied, keep=set(fresh.objects))
+        self._remember(name, fresh)
+        return self.content.state(fresh)
 
     def _execute_command(self, name: str, generation: int, spec: dict[str, Any]) -> str:
         done = self.commands_done.get(name)

@@ -84,20 +84,22 @@ class Content:
                 applied.kinds.append(kind)
         return applied
 
-    def drifted(self, applied: Applied) -> bool:
-        """True when an object we made is gone or someone changed its spec since our apply."""
+    def inspect(self, applied: Applied) -> tuple[bool, str]:
+        """(drifted, state) from one read of every object we made.
+
+        Drifted: an object is gone, or someone changed its spec since our apply (generation).
+        """
+        drifted = False
+        states = []
         for path, generation in applied.objects.items():
             live = self.client.get_or_none(path)
             if live is None or int(live["metadata"].get("generation") or 0) != generation:
-                return True
-        return False
+                drifted = True
+            states.append(st.object_state(live) if live else st.PENDING)
+        return drifted, st.combine(states)
 
     def state(self, applied: Applied) -> str:
-        states = []
-        for path in applied.objects:
-            live = self.client.get_or_none(path)
-            states.append(st.object_state(live) if live else st.PENDING)
-        return st.combine(states)
+        return self.inspect(applied)[1]
 
     def remove(self, applied: Applied, keep: set[str] | None = None) -> None:
         """Delete the objects of ``applied`` (but those in ``keep``) that carry our marks."""
