@@ -7,7 +7,7 @@ work queue, handled by one worker thread, so bursts coalesce and no two handlers
 | --- | --- | --- |
 | ("copy", m) | the parent's Mission m changed | copy it into this cluster (only non-root) |
 | ("exec", m) | the local copy or its content changed | apply/restore/remove content, run commands |
-| ("fold", m) | a child reported, or went silent | fold children's reports into m's status |
+| "fold" | a child reported, or went silent | fold reports into the marked Missions' status |
 | "report" | own state or a local status changed | write this cluster's ClusterReport upward |
 | "heartbeat" | every heartbeat period | keep this cluster's EdgeCluster on the parent current |
 | "children" | heartbeat period, child heartbeats | mark silent children disconnected |
@@ -38,8 +38,8 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.placement 
     placement_matches,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import (
+    ReportComposer,
     caught_up,
-    compose_report,
     fold,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
@@ -61,6 +61,7 @@ from .commands import CommandRunner
 from .config import AgentConfig
 from .content import Applied, Content, ContentConflict
 from .informer import Informer
+from .ratelimit import TokenBucket
 from .report import ReportMissing, ReportWriter
 from .store import Store
 from .workqueue import WorkQueue
@@ -69,6 +70,7 @@ VERSION = "0.1.0"
 EDGE_NODE_LABEL = "node-role.kubernetes.io/edge"
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 RETRY_DELAY = 0.5
+FOLD_BATCH = 50  # Missions folded per turn of the work queue
 # Work that moves Missions down the tree goes before work that reports up.
 PRIORITY = {
     "copy": 0,
@@ -127,6 +129,8 @@ class Agent:
         self.own_states: dict[str, str] = {}
         self.executed: dict[str, int] = {}  # Mission -> local generation its state is for
         self.reports_up = ReportWriter(config.cluster)
+        self.composer = ReportComposer(config.cluster, config.max_paths)
+        self.status_writes = TokenBucket(config.status_writes_per_second, config.status_write_burst)
         self.registered = False
         self.local_healthy = True
         self.children_seen: dict[str, float] = {}
@@ -134,6 +138,7 @@ class Agent:
         self.disconnected: set[str] = set()
         self.reports_seen: dict[str, dict[str, Any]] = {}
         self.generations_seen: dict[str, int | None] = {}
+        self.fold_pending: dict[str, None] = {}  # Missions to fold, oldest request first
         self.lock = threading.Lock()
 
         self.missions = Informer(
@@ -199,7 +204,7 @@ class Agent:
         if spec_changed:
             if self.parent_settings:
                 self.queue.add(("exec", name))
-            self.queue.add(("fold", name))
+            self.fold_later(name)
         # A status change of a local Mission is a change of this subtree's states: report it.
         self.queue.add("report", self.cfg.report_delay_seconds)
 
@@ -240,7 +245,7 @@ class Agent:
             self.reports_seen[child] = new
         for mission in set(old) | set(new):
             if old.get(mission) != new.get(mission):
-                self.queue.add(("fold", mission))
+                self.fold_later(mission)
 
     def _on_content(self, _kind: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -294,7 +299,7 @@ class Agent:
 
     def _fold_all(self) -> None:
         for name in self.missions.snapshot():
-            self.queue.add(("fold", name))
+            self.fold_later(name)
 
     def _watch_content_kinds(self, kinds: set[str]) -> None:
         for kind in kinds:
@@ -476,8 +481,7 @@ class Agent:
             return
         assert self.parent_missions is not None
         copies = {n: o for n, o in self.missions.snapshot().items() if is_copy(o)}
-        missions = compose_report(
-            self.cfg.cluster,
+        missions = self.composer.compose(
             {n: s for n, s in self.own_states.items() if n in copies},
             {n: o.get("status") or {} for n, o in copies.items()},
             {
@@ -489,7 +493,6 @@ class Agent:
                 )
                 for n, o in copies.items()
             },
-            self.cfg.max_paths,
         )
         try:
             self.reports_up.write(self.parent, missions)
@@ -633,10 +636,35 @@ class Agent:
             self._fold_all()
             self.queue.add("heartbeat")
 
-    def fold(self, name: str) -> None:
+    def fold_later(self, name: str) -> None:
+        """Mark Mission ``name`` for folding; marks made before its turn merge into one fold."""
+        with self.lock:
+            self.fold_pending[name] = None
+        self.queue.add("fold")
+
+    def fold(self) -> None:
+        """Fold the marked Missions, a batch at a time, within the status write budget."""
         if not (self.missions.synced.is_set() and self.reports.synced.is_set()):
-            self.queue.add(("fold", name), RETRY_DELAY)
+            self.queue.add("fold", RETRY_DELAY)
             return
+        for _done in range(FOLD_BATCH):
+            wait = self.status_writes.wait()
+            if wait > 0:
+                self.queue.add("fold", wait)
+                return
+            with self.lock:
+                if not self.fold_pending:
+                    return
+                name = next(iter(self.fold_pending))
+                del self.fold_pending[name]
+            try:
+                self.fold_one(name)
+            except (KubeError, OSError):
+                self.fold_later(name)
+                raise
+        self.queue.add("fold")  # more may wait: let work of a higher class go first
+
+    def fold_one(self, name: str) -> None:
         local = self.missions.get(name)
         if local is None:
             return
@@ -653,5 +681,7 @@ class Agent:
         status["contentKind"] = content_kind(local.get("spec") or {})
         current = local.get("status") or {}
         patch = merge_patch({k: current[k] for k in status if k in current}, status)
-        if patch:
-            self.local.patch(names.mission_path(name, status=True), {"status": patch})
+        if not patch:
+            return
+        self.status_writes.take()
+        self.local.patch(names.mission_path(name, status=True), {"status": patch})

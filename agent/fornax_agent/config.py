@@ -30,6 +30,8 @@ class AgentConfig:
     resync_seconds: float = 30.0
     report_delay_seconds: float = 0.02  # coalesce bursts of changes into one report write
     max_paths: int = 100
+    status_writes_per_second: float = 20.0  # Mission status writes on this cluster
+    status_write_burst: int = 40
     allow_commands: bool = False
     command_timeout_seconds: float = 10.0
     kubectl: str = "kubectl"
@@ -47,6 +49,7 @@ class AgentConfig:
             "child_timeout_seconds",
             "resync_seconds",
             "command_timeout_seconds",
+            "status_writes_per_second",
         ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value <= 0:
@@ -63,8 +66,10 @@ class AgentConfig:
             raise ConfigError(
                 f"token_renew_after: {self.token_renew_after!r} must lie between 0 and 1"
             )
-        if not isinstance(self.max_paths, int) or self.max_paths < 1:
-            raise ConfigError(f"max_paths: {self.max_paths!r} must be a positive integer")
+        for name in ("max_paths", "status_write_burst"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name}: {value!r} must be a positive integer")
         if not isinstance(self.labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in self.labels.items()
         ):

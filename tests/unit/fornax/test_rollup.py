@@ -88,6 +88,58 @@ def test_status_stays_bounded_for_a_thousand_clusters():
     assert status["summary"]["ready"] == 1000
 
 
+def test_status_stays_bounded_for_a_wide_fan_out():
+    # 2,000 direct children with 4 clusters each: the summaries are capped too.
+    children = {}
+    for c in range(2000):
+        name = f"f{c:04d}"
+        below = {"m": {"states": {f"x{i}": "1/1" for i in range(4)}}}
+        report = rollup.compose_report(name, {"m": "1/1"}, below, {}, max_paths=100)
+        children[name] = {"connected": True, "missions": report}
+    status = rollup.fold("m", children, max_paths=100)
+    assert len(status["states"]) <= 100
+    assert len(status["subtreeSummaries"]) <= 100
+    assert "*" in status["subtreeSummaries"]
+    assert status["summary"]["clusters"] == 10000
+    assert status["summary"]["ready"] == 10000
+
+
+def test_the_others_bucket_of_a_child_stays_under_its_name():
+    summaries = {f"b/s{i}": {"clusters": i + 1, "matched": i + 1} for i in range(5)}
+    kept, capped = rollup.bound({"b": "1/1"}, summaries, 3, keep="b")
+    assert kept == {"b": "1/1"}
+    assert set(capped) == {"b/s4", "b/s3", "b/*"}
+    assert capped["b/*"]["clusters"] == 1 + 2 + 3
+    # the parent trusts the bucket as part of b's subtree
+    status = rollup.fold(
+        "m",
+        {"b": {"connected": True, "missions": {"m": {"states": kept, "subtreeSummaries": capped}}}},
+    )
+    assert status["summary"]["clusters"] == 1 + 15
+
+
+def test_the_composer_recomputes_only_what_changed(monkeypatch):
+    composer = rollup.ReportComposer("b", max_paths=100)
+    statuses = {f"m{i}": {"states": {"c": "1/1"}} for i in range(5)}
+    own = dict.fromkeys(statuses, "1/1")
+    first = composer.compose(own, statuses, {})
+    assert first == rollup.compose_report("b", own, statuses, {})
+    computed = []
+    real = rollup._report_entry
+    monkeypatch.setattr(
+        rollup, "_report_entry", lambda *args: computed.append(args[0:2]) or real(*args)
+    )
+    statuses = dict(statuses, m3={"states": {"c": "failed: x"}})  # replaced, as informers do
+    own["m1"] = "0/1"
+    second = composer.compose(own, statuses, {"m4": 2})
+    assert sorted(computed) == [("b", "0/1"), ("b", "1/1"), ("b", "1/1")]
+    assert second == rollup.compose_report("b", own, statuses, {"m4": 2})
+    assert second["m0"] is first["m0"]
+    # a Mission that is gone leaves the report
+    del own["m0"], statuses["m0"]
+    assert "m0" not in composer.compose(own, statuses, {})
+
+
 def test_observed_generation_waits_for_every_connected_child():
     children = {
         "b": {"connected": True, "missions": {"m": {"states": {"b": "2/2"}, "generation": 3}}},
