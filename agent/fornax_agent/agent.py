@@ -63,6 +63,7 @@ from .content import Applied, Content, ContentConflict
 from .informer import Informer
 from .ratelimit import TokenBucket
 from .report import ReportMissing, ReportWriter
+from .statuswriter import StatusWriter
 from .store import Store
 from .workqueue import WorkQueue
 
@@ -71,6 +72,7 @@ EDGE_NODE_LABEL = "node-role.kubernetes.io/edge"
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 RETRY_DELAY = 0.5
 FOLD_BATCH = 50  # Missions folded per turn of the work queue
+STATUS_WRITERS = 4  # Mission status writes in flight at once
 # Work that moves Missions down the tree goes before work that reports up.
 PRIORITY = {
     "copy": 0,
@@ -131,6 +133,7 @@ class Agent:
         self.reports_up = ReportWriter(config.cluster)
         self.composer = ReportComposer(config.cluster, config.max_paths)
         self.status_writes = TokenBucket(config.status_writes_per_second, config.status_write_burst)
+        self.status_writer = StatusWriter(self.local_client, STATUS_WRITERS, self._status_done)
         self.registered = False
         self.local_healthy = True
         self.children_seen: dict[str, float] = {}
@@ -199,6 +202,7 @@ class Agent:
             spec_changed = kind == "DELETED" or self.generations_seen.get(name) != generation
             if kind == "DELETED":
                 self.generations_seen.pop(name, None)
+                self.status_writer.forget(name)
             else:
                 self.generations_seen[name] = generation
         if spec_changed:
@@ -275,6 +279,7 @@ class Agent:
             key = self.queue.get(timeout=0.5)
             if key is not None:
                 self.handle(key)
+        self.status_writer.close()
 
     def handle(self, key: Hashable) -> None:
         verb, *args = key if isinstance(key, tuple) else (key,)
@@ -479,6 +484,10 @@ class Agent:
     def report(self) -> None:
         if self.parent is None:
             return
+        wait = self.reports_up.pause()
+        if wait > 0:
+            self.queue.add("report", wait)  # changes until then go into the same write
+            return
         assert self.parent_missions is not None
         copies = {n: o for n, o in self.missions.snapshot().items() if is_copy(o)}
         missions = self.composer.compose(
@@ -657,12 +666,15 @@ class Agent:
                     return
                 name = next(iter(self.fold_pending))
                 del self.fold_pending[name]
-            try:
+            if not self.status_writer.busy(name):  # busy: folded again once its write lands
                 self.fold_one(name)
-            except (KubeError, OSError):
-                self.fold_later(name)
-                raise
         self.queue.add("fold")  # more may wait: let work of a higher class go first
+
+    def _status_done(self, name: str, failed: bool) -> None:
+        """From a status writer: ``name`` changed during its write, or the write failed."""
+        with self.lock:
+            self.fold_pending[name] = None
+        self.queue.add("fold", RETRY_DELAY if failed else 0.0)
 
     def fold_one(self, name: str) -> None:
         local = self.missions.get(name)
@@ -679,9 +691,9 @@ class Agent:
         generation = int(local["metadata"].get("generation") or 0)
         status = fold(name, views, self.cfg.max_paths, generation)
         status["contentKind"] = content_kind(local.get("spec") or {})
-        current = local.get("status") or {}
+        current = self.status_writer.base(name, local)
         patch = merge_patch({k: current[k] for k in status if k in current}, status)
         if not patch:
             return
         self.status_writes.take()
-        self.local.patch(names.mission_path(name, status=True), {"status": patch})
+        self.status_writer.submit(name, patch)

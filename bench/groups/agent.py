@@ -42,6 +42,7 @@ POLL = 0.005
 DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments"
 CHILDREN = 200
 MISSIONS = 1000
+REPORT_DELAY = 0.02  # the agent's default report_delay_seconds
 SUBTREE = 4  # every fan-out child also reports 4 clusters below it: 1,000 clusters in all
 
 
@@ -138,7 +139,8 @@ class LightChild:
             while not self.stop.is_set():
                 if not self.dirty.wait(0.5):
                     continue
-                time.sleep(0.5)  # coalesce, as the agent's report delay does under load
+                # as the agent: a short coalescing delay, then the writer's own pacing
+                time.sleep(REPORT_DELAY + writer.pause())
                 self.dirty.clear()
                 seen = self.informer.snapshot()
                 for m in seen:  # the subtree's status of a local copy: one object per Mission

@@ -1,0 +1,112 @@
+"""Mission status writes on this cluster: several at once, never two for one Mission at a time.
+
+Folding is cheap; the write is a round trip, and a parent busy with hundreds of children answers
+slowly. One write at a time would make a fold of a thousand Missions take a thousand round
+trips; a few writers in parallel overlap them. Two writes of one Mission must not race (the
+later could land first), so a Mission asked for while its write is in flight is folded again
+after it. Each answer is the Mission as stored: it is the base of the next diff until the
+informer has caught up, so a diff is never computed against an older status than the server's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
+    KubeApiError,
+    KubeClient,
+    KubeError,
+)
+
+log = logging.getLogger("fornax.agent.status")
+
+
+def _version(obj: dict[str, Any]) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class StatusWriter:
+    def __init__(
+        self,
+        client_factory: Callable[[], KubeClient],
+        workers: int,
+        on_done: Callable[[str, bool], None],
+    ) -> None:
+        """``on_done(name, failed)`` runs when Mission ``name`` needs folding again: it was
+        asked for during its write, or the write failed."""
+        self.client_factory = client_factory
+        self.on_done = on_done
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="status-writer")
+        self.clients = threading.local()
+        self.lock = threading.Lock()
+        self.in_flight: set[str] = set()
+        self.again: set[str] = set()
+        self.answers: dict[str, dict[str, Any]] = {}
+
+    def busy(self, name: str) -> bool:
+        """True while a write of ``name`` is in flight (it will be folded again after it)."""
+        with self.lock:
+            if name in self.in_flight:
+                self.again.add(name)
+                return True
+            return False
+
+    def base(self, name: str, cached: dict[str, Any]) -> dict[str, Any]:
+        """The newest status known for Mission ``name``: the informer's copy or our last answer."""
+        with self.lock:
+            answer = self.answers.get(name)
+            if answer is not None and _version(cached) >= _version(answer):
+                del self.answers[name]  # the informer has caught up
+                answer = None
+        return ((answer or cached).get("status")) or {}
+
+    def forget(self, name: str) -> None:
+        with self.lock:
+            self.answers.pop(name, None)
+
+    def submit(self, name: str, patch: dict[str, Any]) -> None:
+        with self.lock:
+            self.in_flight.add(name)
+        self.pool.submit(self._write, name, patch)
+
+    def _client(self) -> KubeClient:
+        client = getattr(self.clients, "client", None)
+        if client is None:
+            client = self.clients.client = self.client_factory()
+        return client
+
+    def _write(self, name: str, patch: dict[str, Any]) -> None:
+        failed = False
+        try:
+            answer = self._client().patch(names.mission_path(name, status=True), {"status": patch})
+            with self.lock:
+                self.answers[name] = answer
+        except KubeApiError as exc:
+            if exc.status != 404:  # 404: the Mission is gone, nothing to fold
+                log.warning("status of Mission %s not written, retrying: %s", name, exc)
+                failed = True
+        except (KubeError, OSError) as exc:
+            log.warning("status of Mission %s not written, retrying: %s", name, exc)
+            failed = True
+            self.clients.client = None  # a fresh connection next time
+        except Exception:  # a bug must not leave the Mission marked in flight forever
+            log.exception("status of Mission %s", name)
+            failed = True
+        finally:
+            with self.lock:
+                self.in_flight.discard(name)
+                again = name in self.again
+                self.again.discard(name)
+        if again or failed:
+            self.on_done(name, failed)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
