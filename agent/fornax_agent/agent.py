@@ -72,7 +72,7 @@ EDGE_NODE_LABEL = "node-role.kubernetes.io/edge"
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 RETRY_DELAY = 0.5
 FOLD_BATCH = 50  # Missions folded per turn of the work queue
-STATUS_WRITERS = 4  # Mission status writes in flight at once
+STATUS_WRITERS = 2  # Mission status writes in flight at once
 # Work that moves Missions down the tree goes before work that reports up.
 PRIORITY = {
     "copy": 0,

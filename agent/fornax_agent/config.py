@@ -30,8 +30,8 @@ class AgentConfig:
     resync_seconds: float = 30.0
     report_delay_seconds: float = 0.02  # coalesce bursts of changes into one report write
     max_paths: int = 100
-    status_writes_per_second: float = 20.0  # Mission status writes on this cluster
-    status_write_burst: int = 40
+    status_writes_per_second: float = 10.0  # Mission status writes on this cluster
+    status_write_burst: int = 20
     allow_commands: bool = False
     command_timeout_seconds: float = 10.0
     kubectl: str = "kubectl"

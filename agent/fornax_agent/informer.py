@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -84,7 +85,9 @@ class Informer(threading.Thread):
                 if client is not None:
                     client.close()
             if not self.stop_event.is_set():
-                self.stop_event.wait(backoff)
+                # Jitter: when a parent restarts or sheds load, hundreds of children re-list at
+                # once; spreading them out keeps the re-list from being the next overload.
+                self.stop_event.wait(backoff * random.uniform(0.5, 1.5))
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _lost(self, exc: Exception) -> None:
