@@ -7,6 +7,9 @@ changed), `check` (site.yml with --check on the converged tree: zero changed, no
 `verify` (a Mission created at the root reaches the sites and its status returns to the root),
 and, always, `destroy`, then the network is removed. Under CI=true a missing podman is a
 failure, not a skip.
+
+The check step costs as much as a second run (about 6 of the 23 minutes on two loaded cores):
+`make molecule` runs it, `make test` sets FORNAX_MOLECULE_CHECK=0 to leave it out.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ IMAGE_TIMEOUT = 1200  # seconds: the base image is built on a fresh machine (deb
 STEP_TIMEOUT = {"create": 300, "converge": 1500, "idempotence": 900, "check": 900, "verify": 600}
 DESTROY_TIMEOUT = 300
 LOG = ROOT / "tests/output" / f"molecule-{SCENARIO}.log"
+# FORNAX_MOLECULE_CHECK=0 leaves out the check mode run (make test does, for time).
+WITH_CHECK = os.environ.get("FORNAX_MOLECULE_CHECK", "1") != "0"
 
 
 def _podman_env() -> dict[str, str]:
@@ -153,7 +158,8 @@ def test_molecule_tree3() -> None:
     seconds: dict[str, float] = {}
     failure = ""
     try:
-        for step in ("create", "converge", "idempotence", "check", "verify"):
+        steps = ["create", "converge", "idempotence", *(["check"] if WITH_CHECK else []), "verify"]
+        for step in steps:
             rc, output, seconds[step] = _molecule(step, env, STEP_TIMEOUT[step])
             if rc != 0:
                 failure = f"molecule {step} failed (rc {rc}):\n{output[-15000:]}"
