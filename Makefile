@@ -5,37 +5,54 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 # make bench BENCH=<group> runs one group of bench/groups/; empty runs them all.
 BENCH ?=
-# make test PYTEST_ARGS='-k chain' narrows the test run.
+# make test PYTEST_ARGS='-k chain' narrows the test run. make test runs the molecule scenario
+# without its check mode step (FORNAX_MOLECULE_CHECK=0: it costs as much as a second rollout);
+# make molecule runs all of it.
 PYTEST_ARGS ?=
 
-.PHONY: help deps demo demo-down demo-status demo-podman demo-podman-status demo-podman-down \
+.PHONY: help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
 	test lint unit integration molecule bench clean
 
 help:
-	@echo "make demo        start the demo hierarchy on this machine (make demo-down stops it)"
-	@echo "make test        lint + every test but molecule (what CI runs)"
-	@echo "make molecule    the molecule scenario: site.yml on a 3-level tree of podman hosts"
-	@echo "make demo-podman the demo tree rolled out by site.yml onto podman hosts"
-	@echo "make lint        ruff, ansible-lint, ansible-test sanity"
-	@echo "make bench       benchmarks -> bench/results.json (BENCH=<group> for one group)"
+	@echo "make demo          the demo tree: site.yml onto podman hosts, a Mission, the tree"
+	@echo "                   (make demo-status prints the tree again, make demo-down removes it)"
+	@echo "make test          lint + every test, the molecule scenario included (what CI runs)"
+	@echo "make molecule      the molecule scenario alone (site.yml on 4 podman hosts), with check mode"
+	@echo "make demo-loopback the a -> b -> c -> d tree as processes on loopback (no containers)"
+	@echo "                   (demo-loopback-status, demo-loopback-down)"
+	@echo "make lint          ruff, ansible-lint, ansible-test sanity"
+	@echo "make bench         benchmarks -> bench/results.json (BENCH=<group> for one group)"
 
 deps:
 	@bash scripts/bootstrap.sh
 	@$(MAKE) -s -C bpf
 
 demo: deps
-	@$(ENV) && python -m fornax_harness demo up
-
-demo-down:
-	@bash scripts/bootstrap.sh venv link
-	@$(ENV) && python -m fornax_harness demo down
+	@bash scripts/bootstrap.sh podman
+	@$(ENV) && scripts/demo.sh up
 
 demo-status:
 	@bash scripts/bootstrap.sh venv link
+	@$(ENV) && scripts/demo.sh status
+
+demo-down:
+	@bash scripts/bootstrap.sh venv link
+	@$(ENV) && scripts/demo.sh down
+
+demo-loopback: deps
+	@$(ENV) && python -m fornax_harness demo up
+
+demo-loopback-status:
+	@bash scripts/bootstrap.sh venv link
 	@$(ENV) && python -m fornax_harness demo status
 
+demo-loopback-down:
+	@bash scripts/bootstrap.sh venv link
+	@$(ENV) && python -m fornax_harness demo down
+
 test: deps lint
-	@$(ENV) && scripts/pytest.sh tests --ignore=tests/molecule $(PYTEST_ARGS)
+	@bash scripts/bootstrap.sh podman
+	@$(ENV) && FORNAX_MOLECULE_CHECK=0 scripts/pytest.sh tests $(PYTEST_ARGS)
 
 unit: deps
 	@$(ENV) && scripts/pytest.sh tests/unit $(PYTEST_ARGS)
@@ -46,18 +63,6 @@ integration: deps
 molecule: deps
 	@bash scripts/bootstrap.sh podman
 	@$(ENV) && scripts/pytest.sh tests/molecule $(PYTEST_ARGS)
-
-demo-podman: deps
-	@bash scripts/bootstrap.sh podman
-	@$(ENV) && scripts/demo.sh up
-
-demo-podman-status:
-	@bash scripts/bootstrap.sh venv link
-	@$(ENV) && scripts/demo.sh status
-
-demo-podman-down:
-	@bash scripts/bootstrap.sh venv link
-	@$(ENV) && scripts/demo.sh down
 
 lint: deps
 	@$(ENV) && scripts/lint.sh

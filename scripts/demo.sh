@@ -59,22 +59,28 @@ PY
 }
 
 start_hosts() {
-  local image name address
-  progress "podman, runc and the Debian base image (built once, cached)"
+  local image name address ssh_dir
+  progress "podman, runc, the SSH keys and the Debian base image (built once, cached)"
   image=$("$FORNAX_ROOT/scripts/podman-image.sh" ensure)
+  ssh_dir=$("$FORNAX_ROOT/scripts/podman-image.sh" ssh)
   CONTAINERS_CONF=$("$FORNAX_ROOT/scripts/podman-image.sh" conf)
   export CONTAINERS_CONF
   progress "podman network $NETWORK ($SUBNET) and one container per host of $INVENTORY"
   podman network exists "$NETWORK" || podman network create --subnet "$SUBNET" "$NETWORK" >/dev/null
   while read -r name address; do
     if podman container exists "$name"; then
-      [[ $(podman inspect -f '{{.State.Running}}' "$name") == true ]] || podman start "$name" >/dev/null
-      log "$name: running"
-      continue
+      if [[ $(podman inspect -f '{{.ImageName}}' "$name") == "$image" ]]; then
+        [[ $(podman inspect -f '{{.State.Running}}' "$name") == true ]] || podman start "$name" >/dev/null
+        log "$name: running"
+        continue
+      fi
+      log "$name: made from an older image, replacing it"
+      podman rm -f -t 5 "$name" >/dev/null
     fi
+    # sshd in the container uses the host key and authorized_keys of $ssh_dir/host.
     podman run -d --name "$name" --hostname "$name" --privileged --systemd=always \
       --network "$NETWORK" --ip "$address" --label fornax.demo="$NETWORK" \
-      "$image" /sbin/init >/dev/null
+      --volume "$ssh_dir/host:/etc/ssh/fornax:ro" "$image" /sbin/init >/dev/null
     log "$name: started at $address"
   done < <(inventory_hosts)
   while read -r name _; do

@@ -8,11 +8,20 @@
 #   scripts/podman-image.sh tag        print the image reference (without building)
 #   scripts/podman-image.sh check      boot a throw-away privileged systemd container, exec in it
 #   scripts/podman-image.sh prune      remove older fornax-debian images than the current tag
+#   scripts/podman-image.sh ssh        print the directory of the SSH keys (made when missing)
 #
 # The image: Debian bookworm from debootstrap, from the machine's own Debian mirror (the one
 # /etc/apt/sources.list* names), with systemd as init, python3, python3-yaml, python3-apt,
-# ca-certificates, iproute2 and procps, imported with `podman import`. Its tag is keyed by this
-# script's hash, so changing the script builds a new image and an unchanged one never rebuilds.
+# ca-certificates, iproute2, procps and openssh-server, imported with `podman import`. Its tag is
+# keyed by this script's hash, so changing the script builds a new image and an unchanged one
+# never rebuilds.
+#
+# Ansible reaches the containers over SSH (one multiplexed connection per host, pipelining):
+# `podman exec` costs a few hundred milliseconds here and the podman connection needs several per
+# task. The image holds no key: $FORNAX_CACHE/ssh/ (made by `ensure`, outside the checkout) has the
+# controller's key pair (id_ed25519), and host/ with the containers' host key and the
+# authorized_keys, which every container mounts read-only at /etc/ssh/fornax; known_hosts pins
+# that host key for the containers' addresses.
 #
 # Podman on these machines needs runc (crun fails) and ulimits no higher than the host's (the
 # defaults fail): both live in $FORNAX_CACHE/podman/containers.conf, which every caller exports
@@ -26,15 +35,16 @@ die() { printf '[podman-image] ERROR: %s\n' "$*" >&2; exit 1; }
 
 IMAGE_NAME=localhost/fornax-debian
 SUITE=bookworm
-PACKAGES=systemd,systemd-sysv,dbus,python3,python3-yaml,python3-apt,ca-certificates,iproute2,procps
+PACKAGES=systemd,systemd-sysv,dbus,python3,python3-yaml,python3-apt,ca-certificates,iproute2,procps,openssh-server
 CONF_DIR=$FORNAX_CACHE/podman
 CONF=$CONF_DIR/containers.conf
+SSH_DIR=$FORNAX_CACHE/ssh
 script_hash=$(sha256sum "$0" | cut -c1-12)
 TAG=$IMAGE_NAME:$SUITE-$script_hash
 
 install_packages() {
   local missing=()
-  for p in podman runc debootstrap; do
+  for p in podman runc debootstrap openssh-client; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   ((${#missing[@]})) || return 0
@@ -112,6 +122,20 @@ build_image() {
     ln -sfn /dev/null "$root/etc/systemd/system/$unit"
   done
   printf 'fornax\n' >"$root/etc/hostname"
+  # sshd: keys only, from the read-only mount /etc/ssh/fornax (see ensure_ssh); no host key of the
+  # image's own (the containers share the one of $SSH_DIR/host).
+  rm -f "$root"/etc/ssh/ssh_host_*
+  cat >"$root/etc/ssh/sshd_config.d/fornax.conf" <<'EOF'
+# Written by scripts/podman-image.sh: the controller logs in as root with its key only.
+HostKey /etc/ssh/fornax/ssh_host_ed25519_key
+AuthorizedKeysFile /etc/ssh/fornax/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+MaxSessions 64
+MaxStartups 64:30:128
+EOF
   tar -C "$root" --numeric-owner -c . \
     | podman import --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
       --change 'STOPSIGNAL SIGRTMIN+3' - "$TAG" >/dev/null \
@@ -120,9 +144,24 @@ build_image() {
   log "built $TAG in $(($(date +%s) - started)) s"
 }
 
+# The SSH keys of the container hosts, made once: the controller's key pair, the containers'
+# host key with authorized_keys (mounted by each container at /etc/ssh/fornax), and known_hosts.
+ensure_ssh() {
+  mkdir -p "$SSH_DIR/host"
+  chmod 0700 "$SSH_DIR" "$SSH_DIR/host"
+  [[ -f $SSH_DIR/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C fornax-controller -f "$SSH_DIR/id_ed25519"
+  [[ -f $SSH_DIR/host/ssh_host_ed25519_key ]] \
+    || ssh-keygen -q -t ed25519 -N '' -C fornax-host -f "$SSH_DIR/host/ssh_host_ed25519_key"
+  cmp -s "$SSH_DIR/id_ed25519.pub" "$SSH_DIR/host/authorized_keys" \
+    || install -m 0644 "$SSH_DIR/id_ed25519.pub" "$SSH_DIR/host/authorized_keys"
+  # Any address: the file is used only for the container hosts (their ansible_ssh_common_args).
+  printf '* %s\n' "$(cut -d' ' -f1,2 "$SSH_DIR/host/ssh_host_ed25519_key.pub")" >"$SSH_DIR/known_hosts"
+}
+
 ensure() {
   install_packages
   write_conf
+  ensure_ssh
   export CONTAINERS_CONF=$CONF
   if ! podman image exists "$TAG"; then
     build_image
@@ -136,7 +175,8 @@ check() {
   export CONTAINERS_CONF=$CONF
   # shellcheck disable=SC2064 # expand now: the trap must remove this very container
   trap "podman rm -f -t 5 '$name' >/dev/null 2>&1 || true" EXIT
-  podman run -d --name "$name" --privileged --systemd=always --network none "$TAG" /sbin/init >/dev/null
+  podman run -d --name "$name" --privileged --systemd=always --network none \
+    --volume "$SSH_DIR/host:/etc/ssh/fornax:ro" "$TAG" /sbin/init >/dev/null
   for _ in $(seq 1 60); do
     out=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
     [[ $out == running || $out == degraded ]] && break
@@ -144,6 +184,7 @@ check() {
   done
   [[ $out == running || $out == degraded ]] || die "systemd in $TAG did not finish booting (state: ${out:-none})"
   podman exec "$name" python3 -c 'import yaml, apt; print("python3 + yaml + apt: ok")'
+  podman exec "$name" systemctl is-active --quiet ssh.service || die "sshd does not run in $TAG"
   log "systemd state: $out; podman exec works"
 }
 
@@ -161,5 +202,6 @@ case ${1:-ensure} in
   tag) printf '%s\n' "$TAG" ;;
   check) check ;;
   prune) prune ;;
-  *) die "usage: $0 [ensure|conf|tag|check|prune]" ;;
+  ssh) ensure_ssh; printf '%s\n' "$SSH_DIR" ;;
+  *) die "usage: $0 [ensure|conf|tag|check|prune|ssh]" ;;
 esac
