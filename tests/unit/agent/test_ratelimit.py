@@ -8,7 +8,7 @@ from fornax_agent.ratelimit import TokenBucket
 
 def test_a_full_bucket_allows_a_burst_then_says_how_long_to_wait():
     bucket = TokenBucket(rate=10.0, burst=3)
-    assert [bucket.take() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert [bucket.take() for _attempt in range(3)] == [0.0, 0.0, 0.0]
     wait = bucket.take()
     assert 0.0 < wait <= 0.1
     assert bucket.wait() > 0.0
