@@ -645,11 +645,11 @@ class Agent:
             self._fold_all()
             self.queue.add("heartbeat")
 
-    def fold_later(self, name: str) -> None:
+    def fold_later(self, name: str, delay: float = 0.0) -> None:
         """Mark Mission ``name`` for folding; marks made before its turn merge into one fold."""
         with self.lock:
             self.fold_pending[name] = None
-        self.queue.add("fold")
+        self.queue.add("fold", delay)
 
     def fold(self) -> None:
         """Fold the marked Missions, a batch at a time, within the status write budget."""
@@ -672,9 +672,7 @@ class Agent:
 
     def _status_done(self, name: str, failed: bool) -> None:
         """From a status writer: ``name`` changed during its write, or the write failed."""
-        with self.lock:
-            self.fold_pending[name] = None
-        self.queue.add("fold", RETRY_DELAY if failed else 0.0)
+        self.fold_later(name, RETRY_DELAY if failed else 0.0)
 
     def fold_one(self, name: str) -> None:
         local = self.missions.get(name)
