@@ -15,7 +15,9 @@ source "$here/versions.env"
 cache_root=${FORNAX_CACHE:-$HOME/.cache/fornax}
 dest=$cache_root/k8s/$K8S_VERSION
 bin=$dest/bin
-binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
+# kubelet and kube-proxy run on the node hosts (roles/kubelet); the rest is the control plane.
+k8s_cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
+binaries=("${k8s_cmds[@]}" etcd kwok)
 
 log() { printf '[k8s-binaries] %s\n' "$*" >&2; }
 die() { printf '[k8s-binaries] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -79,23 +81,37 @@ for p in $vpkg $cpkg; do
   ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 done
 
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+# A binary already in the cache with its recorded sum is kept: adding one to the list builds
+# only the new one.
+have() {
+  [[ -x $bin/$1 && -f $dest/SHA256SUMS ]] || return 1
+  local want
+  want=$(awk -v f="$1" '$2 == f {print $1}' "$dest/SHA256SUMS")
+  [[ -n $want && $(sha256sum "$bin/$1" | cut -d' ' -f1) == "$want" ]]
+}
+
+for b in "${k8s_cmds[@]}"; do
+  have "$b" && continue
   log "building $b (cold builds take a while on 2 cores)"
   go build -trimpath -ldflags "$ldflags" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b" || die "go build of $b failed (see the output above)"
   mv "$bin/$b.tmp" "$bin/$b"
 done
-log "building etcd"
-go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" ./etcd || die "go build of etcd failed"
-mv "$bin/etcd.tmp" "$bin/etcd"
+have etcd || {
+  log "building etcd"
+  go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" ./etcd || die "go build of etcd failed"
+  mv "$bin/etcd.tmp" "$bin/etcd"
+}
 
 # kwok (simulated nodes, so Deployments become ready without a kubelet) lives in its own module.
-mkdir -p "$work/kwok" && cd "$work/kwok"
-rm -f go.mod go.sum
-go mod init fornax.local/kwok-build >/dev/null 2>&1
-go mod edit -require "sigs.k8s.io/kwok@$KWOK_VERSION"
-log "building kwok $KWOK_VERSION"
-go build -trimpath -ldflags "-s -w" -o "$bin/kwok.tmp" sigs.k8s.io/kwok/cmd/kwok || die "go build of kwok failed"
-mv "$bin/kwok.tmp" "$bin/kwok"
+have kwok || {
+  mkdir -p "$work/kwok" && cd "$work/kwok"
+  rm -f go.mod go.sum
+  go mod init fornax.local/kwok-build >/dev/null 2>&1
+  go mod edit -require "sigs.k8s.io/kwok@$KWOK_VERSION"
+  log "building kwok $KWOK_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$bin/kwok.tmp" sigs.k8s.io/kwok/cmd/kwok || die "go build of kwok failed"
+  mv "$bin/kwok.tmp" "$bin/kwok"
+}
 
 (cd "$bin" && sha256sum "${binaries[@]}") > "$dest/SHA256SUMS"
 echo $(( $(date +%s) - start )) > "$dest/build-seconds"
