@@ -21,16 +21,12 @@ applied.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import states as st
@@ -48,6 +44,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
     KubeError,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
+    set_user_token,
     settings_from_kubeconfig,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import merge_patch
@@ -606,15 +603,9 @@ class Agent:
         token, _expiry = child_link.issue_token(
             self.parent, self.cfg.cluster, token_ttl=max(lifetime, child_link.MIN_TOKEN_TTL)
         )
-        path = Path(self.cfg.parent_kubeconfig)
-        config = yaml.safe_load(path.read_text())
-        for user in config.get("users") or []:
-            user.setdefault("user", {})["token"] = token
-        tmp = path.with_name(f".{path.name}.new")
-        tmp.write_text(yaml.safe_dump(config))
-        tmp.chmod(0o600)
-        os.replace(tmp, path)
-        self.parent_settings = settings_from_kubeconfig(str(path))
+        # The one kubeconfig writer: only the current context's user, atomically, mode 0600.
+        set_user_token(self.cfg.parent_kubeconfig, token)
+        self.parent_settings = settings_from_kubeconfig(self.cfg.parent_kubeconfig)
         self.parent.close()
         self.parent = self.parent_client()
         log.info("renewed the token on the parent (lifetime %d s)", lifetime)

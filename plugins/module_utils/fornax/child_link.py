@@ -16,7 +16,6 @@ module, the agent and the tests:
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -24,7 +23,13 @@ from typing import Any, Optional
 
 from ..k8s.apply import apply_object
 from ..k8s.client import KubeClient, resource_path
-from ..k8s.config import kubeconfig_dict
+from ..k8s.config import (
+    KubeConfigError,
+    context_cluster,
+    context_user,
+    jwt_claims,
+    kubeconfig_dict,
+)
 
 NAMESPACE = "fornax-system"
 GROUP = "edgeclusters.kubeedge.io"
@@ -244,7 +249,8 @@ def issue_token(
         spec["audiences"] = list(audiences)
     request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
     path = resource_path("v1", "serviceaccounts", service_account_name(name), NAMESPACE, "token")
-    status = client.create(path, request).get("status") or {}
+    # A TokenRequest stores nothing: sending it again after a lost answer is harmless.
+    status = client.create(path, request, resend_safe=True).get("status") or {}
     return status["token"], status.get("expirationTimestamp")
 
 
@@ -327,26 +333,22 @@ def unlink_child(client: KubeClient, name: str, *, dry_run: bool = False) -> lis
 
 def token_claims(token: str) -> dict:
     """The (unverified) claims of a JWT; {} when it is not one."""
-    try:
-        payload = token.split(".")[1]
-        payload += "=" * (-len(payload) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (IndexError, ValueError, TypeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
+    return jwt_claims(token)
 
 
 def kubeconfig_token(config: Mapping[str, Any]) -> Optional[str]:
-    for user in config.get("users") or []:
-        token = (user.get("user") or {}).get("token")
-        if token:
-            return token
-    return None
+    """The token of the current context's user (the one rule of config.context_user)."""
+    try:
+        return context_user(config).get("token")
+    except KubeConfigError:
+        return None
 
 
 def _token_matches_endpoint(config: Mapping[str, Any], server: str, ca_pem: bytes) -> bool:
-    clusters = config.get("clusters") or [{}]
-    cluster = (clusters[0] or {}).get("cluster") or {}
+    try:
+        cluster = context_cluster(config)
+    except KubeConfigError:
+        return False
     return (
         cluster.get("server") == server
         and cluster.get("certificate-authority-data") == base64.b64encode(ca_pem).decode()

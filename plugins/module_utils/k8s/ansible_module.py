@@ -16,15 +16,30 @@ from typing import Any, NoReturn
 from .client import KubeApiError, KubeClient, KubeError, KubeUnreachable, resource_path
 from .config import KubeConfigError, resolve_settings
 
+# The connection options of every module that talks to an API server (kubernetes.core's names,
+# aliases and K8S_AUTH_* fallbacks; the k8s_auth doc fragment documents exactly these).
+PROXY_HEADERS_SPEC: dict = {
+    "proxy_basic_auth": {"type": "str", "no_log": True},
+    "basic_auth": {"type": "str", "no_log": True},
+    "user_agent": {"type": "str"},
+}
 AUTH_ARG_SPEC: dict = {
-    "kubeconfig": {"type": "raw"},
+    "kubeconfig": {"type": "raw", "no_log": True},
     "context": {"type": "str"},
     "host": {"type": "str"},
     "api_key": {"type": "str", "no_log": True},
+    "username": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
     "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
     "client_cert": {"type": "path", "aliases": ["cert_file"]},
     "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False},
     "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
+    "proxy": {"type": "str"},
+    "no_proxy": {"type": "str"},
+    "proxy_headers": {"type": "dict", "options": PROXY_HEADERS_SPEC},
+    "persist_config": {"type": "bool"},
+    "impersonate_user": {"type": "str"},
+    "impersonate_groups": {"type": "list", "elements": "str"},
     "api_timeout": {"type": "float", "default": 30},
     "api_retries": {"type": "int", "default": 3},
 }
@@ -35,16 +50,8 @@ WAIT_ARG_SPEC: dict = {
     "wait_sleep": {"type": "float", "default": 1},
 }
 
-AUTH_OPTIONS = (
-    "kubeconfig",
-    "context",
-    "host",
-    "api_key",
-    "ca_cert",
-    "client_cert",
-    "client_key",
-    "validate_certs",
-)
+# The options resolve_settings takes (the connection itself, not the client's bounds).
+AUTH_OPTIONS = tuple(name for name in AUTH_ARG_SPEC if name not in ("api_timeout", "api_retries"))
 
 
 def argument_spec(own: dict, *, wait: bool = False) -> dict:
