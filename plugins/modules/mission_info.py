@@ -159,6 +159,9 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
     KubeError,
     resource_path,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
+    secret_values,
+)
 
 GROUP_VERSION = "edgeclusters.kubeedge.io/v1"
 OWN_OPTIONS = {
@@ -233,6 +236,7 @@ def describe(mission: dict, views: dict) -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(OWN_OPTIONS), supports_check_mode=True)
     p = module.params
+    module.no_log_values.update(secret_values(p["children"] or {}))
     try:
         compiled = (
             progress.compile_condition(p["condition"], "condition")

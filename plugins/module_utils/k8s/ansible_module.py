@@ -14,7 +14,7 @@ import ssl
 from typing import Any, NoReturn
 
 from .client import KubeApiError, KubeClient, KubeError, KubeUnreachable, resource_path
-from .config import KubeConfigError, resolve_settings
+from .config import KubeConfigError, resolve_settings, secret_values
 
 # The connection options of every module that talks to an API server (kubernetes.core's names,
 # aliases and K8S_AUTH_* fallbacks; the k8s_auth doc fragment documents exactly these).
@@ -24,7 +24,9 @@ PROXY_HEADERS_SPEC: dict = {
     "user_agent": {"type": "str"},
 }
 AUTH_ARG_SPEC: dict = {
-    "kubeconfig": {"type": "raw", "no_log": True},
+    # Not no_log as a whole (kubernetes.core's choice), which hides every path and name in the
+    # errors: client_from_module masks the secrets of a kubeconfig given as a dict instead.
+    "kubeconfig": {"type": "raw", "no_log": False},
     "context": {"type": "str"},
     "host": {"type": "str"},
     "api_key": {"type": "str", "no_log": True},
@@ -117,6 +119,9 @@ def fail(module: Any, exc: BaseException, action: str = "", **extra: Any) -> NoR
 def client_from_module(module: Any) -> KubeClient:
     """The KubeClient for a module's connection options, or a failed task that names why."""
     name = getattr(module, "_name", "") or "module"
+    kubeconfig = module.params.get("kubeconfig")
+    if isinstance(kubeconfig, dict):
+        module.no_log_values.update(secret_values(kubeconfig))
     try:
         return client_from_params(module.params, f"centaurus.fornax/{name.split('.')[-1]}")
     except (KubeConfigError, KubeError, ImportError) as exc:

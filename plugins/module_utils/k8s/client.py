@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 from urllib.parse import quote, urlencode, urlsplit
 
-from .config import ConnectionSettings
+from .config import ConnectionSettings, redact
 from .credentials import Credential, KubeConfigError
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -346,7 +346,7 @@ class KubeClient:
                 self._drop_connection()
                 if "Tunnel connection failed" in str(exc):
                     raise KubeUnreachable(
-                        f"proxy: {self.settings.proxy} refused CONNECT to "
+                        f"proxy: {redact(self.settings.proxy)} refused CONNECT to "
                         f"{self.host}:{self.port}: {exc}"
                     ) from exc
                 raise

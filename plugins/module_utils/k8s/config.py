@@ -497,6 +497,7 @@ def settings_from_kubeconfig(
         credential=credential,
         impersonate=tuple(impersonate),
         proxy=proxy_url,
+        proxy_headers=_proxy_headers(proxy_url, None),
     )
 
 
@@ -511,11 +512,19 @@ def _check_server(server: str, where: str) -> str:
     return server.rstrip("/")
 
 
+def redact(url: Optional[str]) -> str:
+    """``url`` without its password (for messages)."""
+    parts = urlsplit(url or "")
+    if parts.password is None:
+        return url or ""
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
 def _check_proxy_url(proxy: str, where: str) -> str:
     parts = urlsplit(proxy)
     if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
         raise KubeConfigError(
-            f"{where}: {proxy!r} is not supported: only http:// proxies (CONNECT for https "
+            f"{where}: {redact(proxy)!r} is not supported: only http:// proxies (CONNECT for https "
             "servers) are; socks5:// and https:// proxies are not"
         )
     return proxy
@@ -839,6 +848,37 @@ def _check_plain_http(settings: ConnectionSettings) -> None:
             f"host: {settings.server!r} is plain http and not on loopback: the credentials of "
             f"{settings.source} would travel in clear text; use https://"
         )
+
+
+SECRET_KEYS = frozenset(
+    (
+        "token",
+        "password",
+        "client-key-data",
+        "id-token",
+        "refresh-token",
+        "client-secret",
+        "access-token",
+        "value",  # exec env values
+        "api_key",  # connection options (mission_info children)
+    )
+)
+
+
+def secret_values(config: Any) -> set:
+    """The secret strings of a kubeconfig dict (tokens, keys, passwords, exec env values), for
+    Ansible to mask in its output while the rest (names, servers, paths) stays readable."""
+    found: set = set()
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            if key in SECRET_KEYS and isinstance(value, str) and value:
+                found.add(value)
+            else:
+                found |= secret_values(value)
+    elif isinstance(config, list):
+        for item in config:
+            found |= secret_values(item)
+    return found
 
 
 # -- writing -----------------------------------------------------------------------------------
