@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import quote, unquote, urlsplit
 
-from . import yaml_support
 from .credentials import (
     EXEC_CLUSTER_EXTENSION,
     BasicAuth,
@@ -40,7 +39,7 @@ from .credentials import (
     TokenFile,
     jwt_claims,
 )
-from .yaml_support import require_yaml, yaml
+from .yaml_support import CONFIG_LIMITS, YamlLimitError, safe_dump, safe_load
 
 __all__ = [
     "ENV_FALLBACKS",
@@ -166,22 +165,16 @@ def _read_file(path: str, option: str) -> bytes:
 
 
 def _parse_yaml(text: bytes, where: str) -> Any:
-    require_yaml()
-    loader = getattr(yaml_support, "safe_load", None)
+    """The hardened loader (size, depth and alias budgets; JSON-safe values)."""
     try:
-        return loader(text) if loader is not None else yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise KubeConfigError(f"{where} is not valid YAML: {exc}") from exc
-    except ValueError as exc:  # the hardened loader's budget and value checks
-        raise KubeConfigError(f"{where}: {exc}") from exc
+        return safe_load(text, where, CONFIG_LIMITS)
+    except YamlLimitError as exc:
+        raise KubeConfigError(str(exc)) from exc
 
 
 def _dump_yaml(config: Mapping[str, Any]) -> str:
-    require_yaml()
-    dumper = getattr(yaml_support, "safe_dump", None)
-    if dumper is not None:
-        return dumper(config)
-    return yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False)
+    """The dumper that quotes what Go's YAML 1.1 reader would misread (names like 101 or n)."""
+    return safe_dump(dict(config))
 
 
 @dataclass

@@ -390,6 +390,32 @@ def test_plain_http_through_kubectl_proxy(cluster):
         client.close()
 
 
+def test_kubectl_reads_what_the_writer_writes_for_names_go_would_misread(cluster, tmp_path):
+    """A cluster named 101 and a user named n: unquoted, Go's YAML reader takes a number and a
+    boolean and kubectl refuses the file."""
+    config = kubeconfig_dict(
+        "101",
+        cluster.server,
+        cluster.ca.cert_pem,
+        client_cert_pem=cluster.admin.cert_pem,
+        client_key_pem=cluster.admin.key_pem,
+        user="n",
+    )
+    path = tmp_path / "names.kubeconfig"
+    write_kubeconfig(str(path), config)
+    done = subprocess.run(
+        [str(cluster.bin / "kubectl"), "--kubeconfig", str(path), "get", "--raw", "/version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["gitVersion"]
+    with KubeClient(settings_from_kubeconfig(str(path))) as client:
+        assert whoami(client)["username"] == "fornax-admin"
+
+
 # -- safe retries ------------------------------------------------------------------------------------------
 
 

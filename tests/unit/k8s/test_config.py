@@ -176,7 +176,7 @@ def test_missing_and_unparsable_files(tmp_path):
         resolve_settings(kubeconfig="/nonexistent/kc", env={})
     bad = tmp_path / "bad"
     bad.write_text("clusters: [unclosed")
-    with pytest.raises(KubeConfigError, match="is not valid YAML"):
+    with pytest.raises(KubeConfigError, match=r"^kubeconfig: '.*/bad': not valid YAML at line 2"):
         resolve_settings(kubeconfig=str(bad), env={})
     scalar = tmp_path / "scalar"
     scalar.write_text("just text")
@@ -504,6 +504,26 @@ def test_in_cluster_settings(tmp_path):
 
 
 # -- writing ------------------------------------------------------------------------------------
+
+
+def test_hostile_yaml_is_refused_naming_the_file(tmp_path):
+    bomb = tmp_path / "bomb"
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]"
+        for i in range(9)
+    ]
+    bomb.write_text("\n".join(lines) + "\n")
+    with pytest.raises(KubeConfigError, match=r"^kubeconfig: '.*/bomb': "):
+        resolve_settings(kubeconfig=str(bomb), env={})
+
+
+def test_writer_quotes_names_go_would_misread(tmp_path):
+    config = kubeconfig_dict("101", "https://h:1", CA, token="t", user="n")
+    assert write_kubeconfig(str(tmp_path / "k"), config)
+    text = (tmp_path / "k").read_text()
+    assert "name: '101'" in text and "name: 'n'" in text
+    assert settings_from_kubeconfig(str(tmp_path / "k")).token == "t"
 
 
 def test_writer_is_atomic_private_and_idempotent(tmp_path):
