@@ -416,6 +416,39 @@ def test_kubectl_reads_what_the_writer_writes_for_names_go_would_misread(cluster
         assert whoami(client)["username"] == "fornax-admin"
 
 
+def test_roles_write_kubeconfigs_through_the_filters(cluster, tmp_path, playbook):
+    """What control_plane and cascade do: the filters build and write, kubectl reads."""
+    pki = cluster.pki_dir
+    dest = tmp_path / "n.kubeconfig"
+    run = playbook(
+        [
+            {
+                "name": "Write",
+                "ansible.builtin.copy": {
+                    "content": (
+                        "{{ 'n' | centaurus.fornax.kubeconfig(server=server, "
+                        "certificate_authority=pki ~ '/ca.crt', client_certificate=pki ~ "
+                        "'/admin.crt', client_key=pki ~ '/admin.key', user='101') "
+                        "| centaurus.fornax.kubeconfig_yaml }}"
+                    ),
+                    "dest": str(dest),
+                    "mode": "0600",
+                },
+            }
+        ],
+        vars={"server": cluster.server, "pki": str(pki)},
+    )
+    assert run["Write"].get("changed"), run["Write"]
+    done = subprocess.run(
+        [str(cluster.bin / "kubectl"), "--kubeconfig", str(dest), "get", "--raw", "/version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stderr, dest.read_text())
+
+
 # -- safe retries ------------------------------------------------------------------------------------------
 
 
