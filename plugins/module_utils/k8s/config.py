@@ -21,7 +21,6 @@ Writing: ``write_kubeconfig`` (atomic, mode 0600, through the one YAML dumper).
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
 import tempfile
 from collections.abc import Mapping
@@ -177,11 +176,15 @@ def _dump_yaml(config: Mapping[str, Any]) -> str:
     return safe_dump(dict(config))
 
 
-@dataclass
 class _Entry:
-    body: Mapping[str, Any]
-    base_dir: str
-    origin: str  # the file (or "(inline dict)") that defined it
+    """One named cluster, user or context, with the file that defined it."""
+
+    __slots__ = ("base_dir", "body", "origin")
+
+    def __init__(self, body: Mapping[str, Any], base_dir: str, origin: str) -> None:
+        self.body = body
+        self.base_dir = base_dir
+        self.origin = origin
 
 
 class KubeConfig:
@@ -567,6 +570,8 @@ def incluster_settings(
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # noqa: PLC0415 - proxies and http only: kept out of every task's start-up
+
     if host.lower() == "localhost":
         return True
     try:
@@ -577,6 +582,8 @@ def _is_loopback(host: str) -> bool:
 
 def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:  # noqa: PLR0912
     """Whether ``host`` matches a NO_PROXY list (Go's rules: *, IPs, CIDRs, domains, :port)."""
+    import ipaddress  # noqa: PLC0415 - proxies only
+
     host = host.lower().strip("[]")
     try:
         address: Any = ipaddress.ip_address(host)

@@ -20,12 +20,9 @@ Python 3.8 syntax (module_utils run on managed hosts).
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import re
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Mapping
@@ -61,6 +58,8 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 
 def _utc(timestamp: float) -> str:
+    import datetime  # noqa: PLC0415 - only for messages: a task without one never imports it
+
     moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)  # noqa: UP017 - Python 3.8
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -85,6 +84,8 @@ def parse_rfc3339(text: Any, field: str) -> float:
     found = _RFC3339.match(text) if isinstance(text, str) else None
     if not found:
         raise KubeConfigError(f"{field}: {text!r} is not an RFC 3339 time stamp")
+    import datetime  # noqa: PLC0415 - exec plugins only
+
     date, clock, fraction, zone = found.groups()
     zone = "+00:00" if zone in ("Z", "z") else zone
     moment = datetime.datetime.fromisoformat(f"{date}T{clock}{zone}")
@@ -283,6 +284,8 @@ class ExecPlugin(Credential):
         return f" (installHint: {self.install_hint.strip()})" if self.install_hint else ""
 
     def _resolve(self) -> str:
+        import shutil  # noqa: PLC0415 - exec plugins only: kept out of every task's start-up
+
         if os.sep in self.command:
             if not os.path.isfile(self.command):
                 raise KubeConfigError(
@@ -297,6 +300,8 @@ class ExecPlugin(Credential):
         return found
 
     def _run(self) -> tuple[tuple[Optional[str], Optional[CertPair]], Optional[float]]:
+        import subprocess  # noqa: PLC0415 - exec plugins only
+
         argv = [self._resolve(), *self.args]
         self.runs += 1
         try:
