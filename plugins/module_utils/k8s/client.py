@@ -251,12 +251,12 @@ class KubeClient:
         if not self.tls:
             # Plain http, through a proxy with absolute URLs (see _url).
             return http.client.HTTPConnection(host, port, timeout=timeout)
-        assert self._ssl is not None
+        context = self._ssl or self._build_ssl_context(self._cert_pair)
         conn = _TLSConnection(
             host,
             port,
             timeout=timeout,
-            context=self._ssl,
+            context=context,
             server_hostname=self.settings.tls_server_name or self.host,
         )
         if proxy is not None:

@@ -383,10 +383,11 @@ class ExecPlugin(Credential):
 
     def current(self) -> tuple[Optional[str], Optional[CertPair]]:
         with self._lock:
-            if not self._fresh():
-                self._cached, self._expires = self._run()
-            assert self._cached is not None
-            return self._cached
+            cached = self._cached
+            if cached is None or not self._fresh():
+                cached, self._expires = self._run()
+                self._cached = cached
+            return cached
 
     def refresh(self) -> None:
         with self._lock:
