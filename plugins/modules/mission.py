@@ -28,6 +28,8 @@ description:
     O(wait_for.subtree); on time-out the task fails and lists the clusters that are behind.
 author:
   - centaurus.fornax contributors (@centaurus-fornax)
+requirements:
+  - jmespath (only for O(wait_for.condition))
 extends_documentation_fragment:
   - centaurus.fornax.k8s_auth
   - centaurus.fornax.k8s_wait

@@ -20,6 +20,8 @@ description:
     their subtrees.
 author:
   - centaurus.fornax contributors (@centaurus-fornax)
+requirements:
+  - jmespath (only for O(condition))
 extends_documentation_fragment:
   - centaurus.fornax.k8s_auth
 options:
