@@ -333,8 +333,13 @@ def _impersonation(user: Mapping[str, Any], where: str) -> list[tuple[str, str]]
     for key, values in extra.items():
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise KubeConfigError(f"{where}.as-user-extra.{key}: expected a list of strings")
+        # The key is percent-encoded (header names allow few characters), the values are sent
+        # as they are (client-go does the same; the API server decodes the key only).
         header = "Impersonate-Extra-" + quote(str(key), safe="-!#$&'*+.^_`|~")
-        headers.extend((header, quote(v, safe="")) for v in values)
+        for value in values:
+            if "\r" in value or "\n" in value:
+                raise KubeConfigError(f"{where}.as-user-extra.{key}: a value holds a line break")
+            headers.append((header, value))
     return headers
 
 

@@ -267,13 +267,21 @@ def test_a_401_fetches_the_exec_credential_again(cluster, sa_tokens, tmp_path):
 
 def test_impersonation_really_runs_as_the_impersonated_user(cluster, tmp_path):
     config = read_kubeconfig_file(str(cluster.kubeconfig_path))
-    config["users"][0]["user"].update({"as": "jane", "as-groups": ["devs", "ops"], "as-uid": "7"})
+    config["users"][0]["user"].update(
+        {
+            "as": "jane",
+            "as-groups": ["devs", "ops"],
+            "as-uid": "7",
+            "as-user-extra": {"scopes.example.com/team": ["a b", "c"]},
+        }
+    )
     path = tmp_path / "as-jane.kubeconfig"
     write_kubeconfig(str(path), config)
     with KubeClient(settings_from_kubeconfig(str(path))) as client:
         info = whoami(client)
         assert (info["username"], info.get("uid")) == ("jane", "7")
         assert {"devs", "ops"} <= set(info["groups"])
+        assert info["extra"] == {"scopes.example.com/team": ["a b", "c"]}
         with pytest.raises(KubeApiError) as denied:  # jane has no rights: the admin's are gone
             client.get("/api/v1/namespaces")
         assert denied.value.status == 403 and '"jane"' in denied.value.message

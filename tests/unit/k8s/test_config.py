@@ -283,7 +283,7 @@ def test_impersonation_from_the_kubeconfig(tmp_path):
         ("Impersonate-User", "jane"),
         ("Impersonate-Uid", "42"),
         ("Impersonate-Group", "dev"),
-        ("Impersonate-Extra-scopes.example.com", "a%20b"),
+        ("Impersonate-Extra-scopes.example.com", "a b"),
     )
 
 
