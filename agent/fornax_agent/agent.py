@@ -44,8 +44,10 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
     KubeError,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
-    set_user_token,
     settings_from_kubeconfig,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    set_user_token,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import merge_patch
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import (

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
-    kubeconfig_dict,
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import kubeconfig_dict
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
     write_kubeconfig,
 )
 from fornax_harness import ClusterSpec, start_clusters

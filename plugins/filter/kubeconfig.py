@@ -18,6 +18,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     KubeConfigError,
     kubeconfig_dict,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
     kubeconfig_text,
 )
 

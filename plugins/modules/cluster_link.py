@@ -166,8 +166,8 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_modul
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeError,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
-    KubeConfigError,
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import KubeConfigError
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
     read_kubeconfig_file,
     write_kubeconfig,
 )

@@ -161,9 +161,6 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
     KubeError,
     resource_path,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
-    secret_values,
-)
 
 GROUP_VERSION = "edgeclusters.kubeedge.io/v1"
 OWN_OPTIONS = {
@@ -238,7 +235,12 @@ def describe(mission: dict, views: dict) -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(OWN_OPTIONS), supports_check_mode=True)
     p = module.params
-    module.no_log_values.update(secret_values(p["children"] or {}))
+    if p["children"]:
+        from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (  # noqa: PLC0415
+            secret_values,
+        )
+
+        module.no_log_values.update(secret_values(p["children"]))
     try:
         compiled = (
             progress.compile_condition(p["condition"], "condition")

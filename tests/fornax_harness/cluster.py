@@ -29,6 +29,8 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     kubeconfig_dict,
     settings_from_kubeconfig,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
     write_kubeconfig,
 )
 

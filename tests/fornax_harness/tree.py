@@ -13,7 +13,9 @@ from typing import Any
 import yaml
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import write_kubeconfig
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    write_kubeconfig,
+)
 
 from .binaries import repo_root
 from .cluster import ClusterSpec, TestCluster, start_clusters

@@ -25,10 +25,12 @@ from ..k8s.apply import apply_object
 from ..k8s.client import KubeClient, resource_path
 from ..k8s.config import (
     KubeConfigError,
-    context_cluster,
-    context_user,
     jwt_claims,
     kubeconfig_dict,
+)
+from ..k8s.kubeconfig_file import (
+    context_cluster,
+    context_user,
 )
 
 NAMESPACE = "fornax-system"

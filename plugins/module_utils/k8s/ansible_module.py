@@ -14,7 +14,10 @@ import ssl
 from typing import Any, NoReturn
 
 from .client import KubeApiError, KubeClient, KubeError, KubeUnreachable, resource_path
-from .config import KubeConfigError, resolve_settings, secret_values
+from .config import (
+    KubeConfigError,
+    resolve_settings,
+)
 
 # The connection options of every module that talks to an API server (kubernetes.core's names,
 # aliases and K8S_AUTH_* fallbacks; the k8s_auth doc fragment documents exactly these).
@@ -121,6 +124,8 @@ def client_from_module(module: Any) -> KubeClient:
     name = getattr(module, "_name", "") or "module"
     kubeconfig = module.params.get("kubeconfig")
     if isinstance(kubeconfig, dict):
+        from .kubeconfig_file import secret_values  # noqa: PLC0415 - a dict kubeconfig only
+
         module.no_log_values.update(secret_values(kubeconfig))
     try:
         return client_from_params(module.params, f"centaurus.fornax/{name.split('.')[-1]}")

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 from urllib.parse import quote, urlencode, urlsplit
 
-from .config import ConnectionSettings, redact
+from .config import ConnectionSettings
 from .credentials import Credential, KubeConfigError
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -345,6 +345,8 @@ class KubeClient:
             except OSError as exc:
                 self._drop_connection()
                 if "Tunnel connection failed" in str(exc):
+                    from .proxy import redact  # noqa: PLC0415 - proxies only
+
                     raise KubeUnreachable(
                         f"proxy: {redact(self.settings.proxy)} refused CONNECT to "
                         f"{self.host}:{self.port}: {exc}"

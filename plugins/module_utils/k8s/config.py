@@ -15,30 +15,30 @@ K8S_AUTH_* fallbacks are kubernetes.core's. Booleans are strict: a quoted "false
 naming the field, never a true value. Everything unusable fails naming the field; no request is
 sent without the credentials a kubeconfig asks for.
 
-Writing: ``write_kubeconfig`` (atomic, mode 0600, through the one YAML dumper).
+Writing is kubeconfig_file.py (``write_kubeconfig``: atomic, mode 0600, the Go-safe dumper);
+proxy rules are proxy.py, exec plugins exec_plugin.py. Those are imported only when used:
+modules run from a zip, so every line imported costs compile time on every task.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from .credentials import (
     EXEC_CLUSTER_EXTENSION,
     BasicAuth,
     Credential,
-    ExecPlugin,
     KubeConfigError,
     StaticToken,
     TokenFile,
     jwt_claims,
 )
-from .yaml_support import CONFIG_LIMITS, YamlLimitError, safe_dump, safe_load
+from .yaml_support import CONFIG_LIMITS, YamlLimitError, safe_load
 
 __all__ = [
     "ENV_FALLBACKS",
@@ -50,11 +50,10 @@ __all__ = [
     "jwt_claims",
     "kubeconfig_dict",
     "load_kubeconfig",
+    "read_file",
     "resolve_settings",
-    "set_user_token",
     "settings_from_kubeconfig",
     "strict_bool",
-    "write_kubeconfig",
 ]
 
 # Option -> environment variables consulted, in order, when the option is not given (the names
@@ -78,6 +77,10 @@ ENV_FALLBACKS: dict[str, tuple[str, ...]] = {
 }
 PROXY_HEADER_OPTIONS = ("proxy_basic_auth", "basic_auth", "user_agent")
 PROXY_HEADERS_ENV = "K8S_AUTH_PROXY_HEADERS_"  # + the suboption in upper case
+# The proxy variables a server's scheme reads (as Go's http.ProxyFromEnvironment); with any of
+# them set, proxy.py decides.
+PROXY_ENV = {"https": ("HTTPS_PROXY", "https_proxy"), "http": ("HTTP_PROXY", "http_proxy")}
+PROXY_ENV_NAMES = PROXY_ENV["https"] + PROXY_ENV["http"]
 BOOL_OPTIONS = ("validate_certs", "persist_config")
 # The spellings accepted for a boolean in an environment variable (case-insensitive).
 ENV_TRUE = ("true", "yes", "on", "1")
@@ -92,7 +95,6 @@ SERVICEACCOUNT_DIR_ENV = "FORNAX_SERVICEACCOUNT_DIR"
 SERVICE_HOST_ENV = "KUBERNETES_SERVICE_HOST"
 SERVICE_PORT_ENV = "KUBERNETES_SERVICE_PORT"
 SCHEMES = ("https", "http")
-PROXY_SCHEMES = ("http",)
 SECTIONS = {"clusters": "cluster", "users": "user", "contexts": "context"}
 
 
@@ -155,7 +157,7 @@ class ConnectionSettings:
 # -- reading kubeconfig files ------------------------------------------------------------------
 
 
-def _read_file(path: str, option: str) -> bytes:
+def read_file(path: str, option: str) -> bytes:
     try:
         with open(os.path.expanduser(path), "rb") as handle:
             return handle.read()
@@ -163,17 +165,12 @@ def _read_file(path: str, option: str) -> bytes:
         raise KubeConfigError(f"{option}: cannot read {path!r}: {exc.strerror}") from exc
 
 
-def _parse_yaml(text: bytes, where: str) -> Any:
+def parse_yaml(text: bytes, where: str) -> Any:
     """The hardened loader (size, depth and alias budgets; JSON-safe values)."""
     try:
         return safe_load(text, where, CONFIG_LIMITS)
     except YamlLimitError as exc:
         raise KubeConfigError(str(exc)) from exc
-
-
-def _dump_yaml(config: Mapping[str, Any]) -> str:
-    """The dumper that quotes what Go's YAML 1.1 reader would misread (names like 101 or n)."""
-    return safe_dump(dict(config))
 
 
 class _Entry:
@@ -274,8 +271,8 @@ def load_kubeconfig(
         full = os.path.abspath(os.path.expanduser(path))
         if skip_missing and not os.path.exists(full):
             continue
-        text = _read_file(full, option)
-        merged.add(_parse_yaml(text, f"{option}: {path!r}"), os.path.dirname(full), path)
+        text = read_file(full, option)
+        merged.add(parse_yaml(text, f"{option}: {path!r}"), os.path.dirname(full), path)
     if not merged.origins:
         raise KubeConfigError(f"{option}: none of {kubeconfig!r} exists")
     return merged
@@ -300,7 +297,7 @@ def _data_or_file(entry: _Entry, key: str, where: str) -> Optional[bytes]:
             raise KubeConfigError(f"{where}.{key}-data: not valid base64") from exc
     path = entry.body.get(key)
     if path:
-        return _read_file(_relative(path, entry.base_dir, f"{where}.{key}"), f"{where}.{key}")
+        return read_file(_relative(path, entry.base_dir, f"{where}.{key}"), f"{where}.{key}")
     return None
 
 
@@ -418,6 +415,8 @@ def _user_credential(
     if body.get("auth-provider") is not None:
         return _auth_provider(body["auth-provider"], where), None
     if body.get("exec") is not None:
+        from .exec_plugin import ExecPlugin  # noqa: PLC0415 - exec users only
+
         info = _exec_cluster_info(cluster, ca)
         return ExecPlugin(body["exec"], f"{where}.exec", user.base_dir, info), None
     if basic:
@@ -483,8 +482,12 @@ def settings_from_kubeconfig(
             )
         impersonate = _impersonation(user.body, where_us)
     proxy_url = _optional_str(cluster.body, "proxy-url", where_cl)
+    headers: tuple = ()
     if proxy_url:
-        _check_proxy_url(proxy_url, f"{where_cl}.proxy-url")
+        from .proxy import check_proxy_url, proxy_headers  # noqa: PLC0415 - proxies only
+
+        check_proxy_url(proxy_url, f"{where_cl}.proxy-url")
+        headers = proxy_headers(proxy_url, None)
     return ConnectionSettings(
         server=_check_server(server, f"{where_cl}.server"),
         ca_data=ca,
@@ -498,7 +501,7 @@ def settings_from_kubeconfig(
         credential=credential,
         impersonate=tuple(impersonate),
         proxy=proxy_url,
-        proxy_headers=_proxy_headers(proxy_url, None),
+        proxy_headers=headers,
     )
 
 
@@ -511,24 +514,6 @@ def _check_server(server: str, where: str) -> str:
     except ValueError as exc:
         raise KubeConfigError(f"{where}: {server!r} has an invalid port") from exc
     return server.rstrip("/")
-
-
-def redact(url: Optional[str]) -> str:
-    """``url`` without its password (for messages)."""
-    parts = urlsplit(url or "")
-    if parts.password is None:
-        return url or ""
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
-
-
-def _check_proxy_url(proxy: str, where: str) -> str:
-    parts = urlsplit(proxy)
-    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
-        raise KubeConfigError(
-            f"{where}: {redact(proxy)!r} is not supported: only http:// proxies (CONNECT for https "
-            "servers) are; socks5:// and https:// proxies are not"
-        )
-    return proxy
 
 
 # -- in-cluster --------------------------------------------------------------------------------
@@ -557,11 +542,11 @@ def incluster_settings(
     server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
     where = f"in-cluster service account ({sa_dir})"
     credential = TokenFile(os.path.join(sa_dir, "token"), f"{where}: token")
-    ca = _read_file(os.path.join(sa_dir, "ca.crt"), f"{where}: ca.crt")
+    ca = read_file(os.path.join(sa_dir, "ca.crt"), f"{where}: ca.crt")
     namespace = DEFAULT_NAMESPACE
     ns_file = os.path.join(sa_dir, "namespace")
     if os.path.exists(ns_file):
-        namespace = _read_file(ns_file, f"{where}: namespace").decode().strip() or namespace
+        namespace = read_file(ns_file, f"{where}: namespace").decode().strip() or namespace
     return ConnectionSettings(
         server=server,
         ca_data=ca,
@@ -569,125 +554,6 @@ def incluster_settings(
         namespace=namespace,
         credential=credential,
     )
-
-
-# -- proxies -----------------------------------------------------------------------------------
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress  # noqa: PLC0415 - proxies and http only: kept out of every task's start-up
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:  # noqa: PLR0912
-    """Whether ``host`` matches a NO_PROXY list (Go's rules: *, IPs, CIDRs, domains, :port)."""
-    import ipaddress  # noqa: PLC0415 - proxies only
-
-    host = host.lower().strip("[]")
-    try:
-        address: Any = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    for raw in no_proxy.split(","):
-        entry = raw.strip().lower()
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        if "/" in entry:
-            try:
-                if address is not None and address in ipaddress.ip_network(entry, strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        entry_port = None
-        if entry.count(":") == 1 or (entry.startswith("[") and "]:" in entry):
-            entry, _sep, text = entry.rpartition(":")
-            entry_port = int(text) if text.isdigit() else None
-        entry = entry.strip("[]")
-        if entry_port is not None and entry_port != port:
-            continue
-        try:
-            entry_ip: Any = ipaddress.ip_address(entry)
-        except ValueError:
-            entry_ip = None
-        if entry_ip is not None:
-            if address == entry_ip:
-                return True
-            continue
-        if entry.startswith("*."):
-            entry = entry[1:]
-        if entry.startswith("."):
-            if host.endswith(entry):
-                return True
-        elif host == entry or host.endswith("." + entry):
-            return True
-    return False
-
-
-def proxy_for(
-    server: str,
-    *,
-    option: Optional[str] = None,
-    no_proxy: Optional[str] = None,
-    kubeconfig_proxy: Optional[str] = None,
-    env: Mapping[str, str],
-) -> Optional[str]:
-    """The proxy for ``server``: the ``proxy`` option (unless ``no_proxy`` matches), else the
-    cluster's proxy-url, else HTTPS_PROXY/HTTP_PROXY unless NO_PROXY (or ``no_proxy``) matches.
-    Like Go's clients, the environment's proxy is never used for a loopback server."""
-    parts = urlsplit(server)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    if option:
-        if no_proxy and bypasses_proxy(host, port, no_proxy):
-            return None
-        return _check_proxy_url(option, "proxy")
-    if kubeconfig_proxy:
-        return kubeconfig_proxy
-    names = (
-        ("HTTPS_PROXY", "https_proxy") if parts.scheme == "https" else ("HTTP_PROXY", "http_proxy")
-    )
-    value = next((env[n] for n in names if env.get(n)), None)
-    if not value or _is_loopback(host):
-        return None
-    bypass = (
-        no_proxy if no_proxy is not None else (env.get("NO_PROXY") or env.get("no_proxy") or "")
-    )
-    if bypass and bypasses_proxy(host, port, bypass):
-        return None
-    if "://" not in value:
-        value = "http://" + value
-    return _check_proxy_url(value, names[0])
-
-
-def _proxy_headers(
-    proxy: Optional[str], headers: Optional[Mapping[str, Any]]
-) -> tuple[tuple[str, str], ...]:
-    out: list[tuple[str, str]] = []
-    headers = headers or {}
-    unknown = sorted(set(headers) - set(PROXY_HEADER_OPTIONS))
-    if unknown:
-        raise KubeConfigError(f"proxy_headers: unknown key(s) {unknown}")
-    parts = urlsplit(proxy) if proxy else None
-    basic = headers.get("proxy_basic_auth")
-    if not basic and parts is not None and parts.username:
-        basic = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-    if basic:
-        out.append(("Proxy-Authorization", "Basic " + base64.b64encode(basic.encode()).decode()))
-    if headers.get("basic_auth"):
-        token = base64.b64encode(str(headers["basic_auth"]).encode()).decode()
-        out.append(("Authorization", "Basic " + token))
-    if headers.get("user_agent"):
-        out.append(("User-Agent", str(headers["user_agent"])))
-    return tuple(out)
 
 
 # -- options + kubeconfig -> settings ----------------------------------------------------------
@@ -802,12 +668,12 @@ def resolve_settings(  # noqa: PLR0912, PLR0915 - one option after the other
     elif username:
         credential, token = BasicAuth(username, password, "username/password"), None  # type: ignore[arg-type]
     cert = (
-        _read_file(client_cert, "client_cert")
+        read_file(client_cert, "client_cert")
         if client_cert
         else (base.client_cert_data if base else None)
     )
     key = (
-        _read_file(client_key, "client_key")
+        read_file(client_key, "client_key")
         if client_key
         else (base.client_key_data if base else None)
     )
@@ -817,16 +683,19 @@ def resolve_settings(  # noqa: PLR0912, PLR0915 - one option after the other
             ("Impersonate-User", impersonate_user),
             *(("Impersonate-Group", g) for g in impersonate_groups or []),
         )
-    chosen_proxy = proxy_for(
-        server,
-        option=proxy,
-        no_proxy=no_proxy,
-        kubeconfig_proxy=base.proxy if base else None,
-        env=env,
-    )
+    chosen_proxy, headers = None, ()
+    kubeconfig_proxy = base.proxy if base else None
+    if proxy or kubeconfig_proxy or any(env.get(n) for n in PROXY_ENV_NAMES):
+        from .proxy import proxy_for  # noqa: PLC0415
+        from .proxy import proxy_headers as make_headers  # noqa: PLC0415
+
+        chosen_proxy = proxy_for(
+            server, option=proxy, no_proxy=no_proxy, kubeconfig_proxy=kubeconfig_proxy, env=env
+        )
+        headers = make_headers(chosen_proxy, proxy_headers) if chosen_proxy else ()
     settings = ConnectionSettings(
         server=server,
-        ca_data=_read_file(ca_cert, "ca_cert") if ca_cert else (base.ca_data if base else None),
+        ca_data=read_file(ca_cert, "ca_cert") if ca_cert else (base.ca_data if base else None),
         client_cert_data=cert,
         client_key_data=key,
         token=token,
@@ -837,7 +706,7 @@ def resolve_settings(  # noqa: PLR0912, PLR0915 - one option after the other
         credential=credential,
         impersonate=impersonate,
         proxy=chosen_proxy,
-        proxy_headers=_proxy_headers(chosen_proxy, proxy_headers),
+        proxy_headers=headers,
     )
     _check_plain_http(settings)
     return settings
@@ -846,44 +715,17 @@ def resolve_settings(  # noqa: PLR0912, PLR0915 - one option after the other
 def _check_plain_http(settings: ConnectionSettings) -> None:
     """Credentials never travel in clear text, except to a loopback server (kubectl proxy)."""
     parts = urlsplit(settings.server)
-    if parts.scheme != "http" or _is_loopback(parts.hostname or ""):
+    if parts.scheme != "http":
+        return
+    from .proxy import is_loopback  # noqa: PLC0415 - plain http only
+
+    if is_loopback(parts.hostname or ""):
         return
     if settings.credential is not None or settings.token or settings.impersonate:
         raise KubeConfigError(
             f"host: {settings.server!r} is plain http and not on loopback: the credentials of "
             f"{settings.source} would travel in clear text; use https://"
         )
-
-
-SECRET_KEYS = frozenset(
-    (
-        "token",
-        "password",
-        "client-key-data",
-        "id-token",
-        "refresh-token",
-        "client-secret",
-        "access-token",
-        "value",  # exec env values
-        "api_key",  # connection options (mission_info children)
-    )
-)
-
-
-def secret_values(config: Any) -> set:
-    """The secret strings of a kubeconfig dict (tokens, keys, passwords, exec env values), for
-    Ansible to mask in its output while the rest (names, servers, paths) stays readable."""
-    found: set = set()
-    if isinstance(config, Mapping):
-        for key, value in config.items():
-            if key in SECRET_KEYS and isinstance(value, str) and value:
-                found.add(value)
-            else:
-                found |= secret_values(value)
-    elif isinstance(config, list):
-        for item in config:
-            found |= secret_values(item)
-    return found
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -935,79 +777,3 @@ def kubeconfig_dict(
         "contexts": [{"name": name, "context": context}],
         "current-context": name,
     }
-
-
-def kubeconfig_text(config: Mapping[str, Any]) -> str:
-    """``config`` as YAML that kubectl reads back unchanged (checked by the reader first)."""
-    load_kubeconfig(config)  # names are strings, sections are lists of mappings
-    return _dump_yaml(config)
-
-
-def write_kubeconfig(path: str, config: Mapping[str, Any], mode: int = 0o600) -> bool:
-    """Write ``config`` to ``path`` atomically with ``mode``; False when it was there already."""
-    text = kubeconfig_text(config)
-    path = os.path.abspath(os.path.expanduser(path))
-    try:
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() == text and (os.stat(path).st_mode & 0o777) == mode:
-                return False
-    except (OSError, UnicodeDecodeError):
-        pass
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return True
-
-
-def read_kubeconfig_file(path: str) -> dict[str, Any]:
-    """One kubeconfig file as a dict (for callers that rewrite it)."""
-    doc = _parse_yaml(_read_file(path, "kubeconfig"), f"kubeconfig: {path!r}")
-    if not isinstance(doc, Mapping):
-        raise KubeConfigError(f"kubeconfig: {path!r} does not hold a kubeconfig mapping")
-    return dict(doc)
-
-
-def context_user(config: Mapping[str, Any], context: Optional[str] = None) -> dict[str, Any]:
-    """The user entry (the dict under ``user``) of ``context`` (default the current one):
-    the one rule for "the" user of a kubeconfig."""
-    merged = load_kubeconfig(config)
-    name = context or merged.current_context
-    if not name:
-        raise KubeConfigError("context: the kubeconfig has no current-context; name one")
-    user_name = merged.get("contexts", name, "context").body.get("user")
-    if not user_name:
-        raise KubeConfigError(f"contexts[{name}].user: the context names no user")
-    for item in config.get("users") or []:
-        if item.get("name") == user_name:
-            body = item.get("user")
-            if body is None:
-                body = item["user"] = {}
-            return body
-    raise KubeConfigError(f"contexts[{name}].user: no user named {user_name!r}")
-
-
-def context_cluster(config: Mapping[str, Any], context: Optional[str] = None) -> dict[str, Any]:
-    """The cluster entry (the dict under ``cluster``) of ``context`` (default the current one)."""
-    merged = load_kubeconfig(config)
-    name = context or merged.current_context
-    if not name:
-        raise KubeConfigError("context: the kubeconfig has no current-context; name one")
-    cluster_name = merged.get("contexts", name, "context").body.get("cluster")
-    return dict(merged.get("clusters", cluster_name, f"contexts[{name}].cluster").body)
-
-
-def set_user_token(path: str, token: str, context: Optional[str] = None) -> None:
-    """Replace the token of the user of ``context`` in the kubeconfig file ``path`` (atomic)."""
-    config = read_kubeconfig_file(path)
-    context_user(config, context)["token"] = token
-    write_kubeconfig(path, config)

@@ -28,9 +28,11 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     kubeconfig_dict,
-    read_kubeconfig_file,
     resolve_settings,
     settings_from_kubeconfig,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    read_kubeconfig_file,
     write_kubeconfig,
 )
 

@@ -16,16 +16,20 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s import creden
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     ENV_FALLBACKS,
     KubeConfigError,
-    bypasses_proxy,
     env_bool,
     incluster_settings,
     kubeconfig_dict,
-    proxy_for,
-    read_kubeconfig_file,
     resolve_settings,
-    set_user_token,
     settings_from_kubeconfig,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    read_kubeconfig_file,
+    set_user_token,
     write_kubeconfig,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.proxy import (
+    bypasses_proxy,
+    proxy_for,
 )
 
 CA = b"-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"
