@@ -183,12 +183,16 @@ class _Unsafe(str):
     __slots__ = ()
 
 
+# strings kept as they are when marking or trusting (vault values are no templates either)
+_KEPT_STRINGS = tuple(t for t in (_Unsafe, EncryptedString) if isinstance(t, type))
+
+
 def _marked_unsafe(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _marked_unsafe(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_marked_unsafe(item) for item in value]
-    if type(value) is str:
+    if isinstance(value, str) and not isinstance(value, _KEPT_STRINGS):
         return _Unsafe(value)
     return value
 
@@ -262,8 +266,8 @@ def _trusted(value: Any) -> Any:
         return [_trusted(item) for item in value]
     if isinstance(value, _Unsafe):
         return wrap_var(str(value)) if trust_as_template is None else str(value)
-    if type(value) is str and trust_as_template is not None:
-        return trust_as_template(value)
+    if trust_as_template is not None and isinstance(value, str):
+        return value if isinstance(value, _KEPT_STRINGS) else trust_as_template(value)
     return value
 
 
