@@ -97,7 +97,7 @@ def host_address_problem(text: str) -> Optional[str]:
     A host's address ends up in systemd units, certificates and command lines: nothing but
     an address or a name may get there (``evil.example;id`` is refused).
     """
-    if _DNS_NAME.match(text) or address_problem(text) is None:
+    if address_problem(text) is None or _DNS_NAME.match(text):
         return None
     shown = repr(text) if len(text) <= 80 else repr(text[:77] + "...")
     return f"{shown} is neither an IP address nor a DNS name (letters, digits, '-' and '.')"

@@ -182,7 +182,7 @@ def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
         below = subtree_vars(hierarchy, cluster)
         if cluster.parent is None:
             below["fornax_mission_policy"] = tree_policy.to_dict()
-        elif cluster.mission_policy != tree_policy:
+        elif cluster.mission_policy is not tree_policy and cluster.mission_policy != tree_policy:
             group_vars["fornax_mission_policy"] = cluster.mission_policy.to_dict()
         clusters.append(
             ClusterLayout(
