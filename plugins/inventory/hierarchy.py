@@ -171,8 +171,9 @@ except ImportError:  # pragma: no cover - ansible-core before 2.19: strings are 
 
 
 FILE_SUFFIXES = (".yml", ".yaml", ".json")
-# The file names this plugin (YAML block or flow style, JSON): only then is it ours to judge.
-_CLAIM = r"""["']?plugin["']?\s*:\s*["']?centaurus\.fornax\.hierarchy\b"""
+# The file names this plugin: a top-level key in block style, or a key in a flow mapping or
+# JSON (a mention in a comment is not a claim). Only then is a broken file ours to judge.
+_CLAIM = r"""(?m)(?:^|[{,]\s*)["']?plugin["']?\s*:\s*["']?centaurus\.fornax\.hierarchy\b"""
 _CLAIMS_TEXT = re.compile(_CLAIM)
 _CLAIMS_BYTES = re.compile(_CLAIM.encode())
 

@@ -313,8 +313,13 @@ def test_a_yaml_inventory_that_mentions_the_plugin_is_not_claimed(plugin, tmp_pa
     other = tmp_path / "hosts.yml"
     other.write_text("# not for centaurus.fornax.hierarchy\nall:\n  hosts:\n    h1:\n")
     assert not plugin.verify_file(str(other))
+    other.write_text("# plugin: centaurus.fornax.hierarchy is for trees\nall: {hosts: {h1: }}\n")
+    assert not plugin.verify_file(str(other))
+    flow = tmp_path / "flow.yml"
+    flow.write_text("{clusters: [], plugin: centaurus.fornax.hierarchy}\n")
+    assert plugin.verify_file(str(flow))
     flow = tmp_path / "flow.json"
-    flow.write_text('{"clusters": [], "plugin": "centaurus.fornax.hierarchy"}')
+    flow.write_text('{"clusters": [],\n "plugin": "centaurus.fornax.hierarchy"}')
     assert plugin.verify_file(str(flow))
 
 
