@@ -35,8 +35,6 @@ from .states import (
     summarize,
 )
 
-__all__ = ["DEFAULT_MAX_PATHS", "FOLDED_COUNTS", "OTHERS", "bound", "clamp_entry", "fold"]
-
 DEFAULT_MAX_PATHS = 100
 log = logging.getLogger(__name__)
 
