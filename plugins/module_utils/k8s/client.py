@@ -59,6 +59,12 @@ class KubeApiError(KubeError):
         self.body = body
 
     @property
+    def transient(self) -> bool:
+        """True when asking again may succeed: the server's trouble (5xx), a timeout (408), a
+        conflict of versions (409) or throttling (429); other 4xx answers refuse the request."""
+        return self.status >= 500 or self.status in (408, 409, 429)
+
+    @property
     def causes(self) -> list:
         details = self.body.get("details") if isinstance(self.body, dict) else None
         return list((details or {}).get("causes") or [])
