@@ -156,12 +156,12 @@ class Agent:
             workers=config.command_workers,
             queue_size=config.command_queue,
             statecheck_interval=config.statecheck_interval_seconds,
-            records=self.store.get("commands"),
+            records={k: v for k, v in self.store.get("commands").items() if isinstance(v, dict)},
             persist=lambda name, record: self.store.put("commands", name, record),
             wake=lambda name, delay: self.queue.add(("exec", name), delay),
             stop=self.stop,
         )
-        self.applied = {k: Applied.from_json(v) for k, v in self.store.get("applied").items()}
+        self.applied = self._stored_records()
         self.retries = Backoff(RETRY_DELAY, RETRY_MAX)  # work that failed for a transient cause
         self.mission_retries = Backoff(RETRY_DELAY, MISSION_RETRY_MAX)  # failed Missions
         self.retry_at: dict[str, tuple[int, float]] = {}  # Mission -> (generation, retry when)
@@ -187,7 +187,12 @@ class Agent:
         self.lock = threading.Lock()
 
         self.missions = Informer(
-            "missions", self.local_client, names.MISSIONS, self._on_local_mission, stop=self.stop
+            "missions",
+            self.local_client,
+            names.MISSIONS,
+            self._on_local_mission,
+            on_sync=self._on_local_sync,
+            stop=self.stop,
         )
         self.children = Informer(
             "edgeclusters", self.local_client, names.EDGECLUSTERS, self._on_child, stop=self.stop
@@ -220,6 +225,16 @@ class Agent:
             "children": self.check_children,
         }
 
+    def _stored_records(self) -> dict[str, Applied]:
+        """What the store says was applied; an unreadable record is dropped, not fatal."""
+        records = {}
+        for name, data in self.store.get("applied").items():
+            try:
+                records[name] = Applied.from_json(data)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("stored record of mission %s is unreadable, dropped: %r", name, exc)
+        return records
+
     # -- clients -------------------------------------------------------------------------------
 
     def local_client(self) -> KubeClient:
@@ -251,6 +266,14 @@ class Agent:
             self.fold_later(name)
         # A status change of a local Mission is a change of this subtree's states: report it.
         self.queue.add("report", self.cfg.report_delay_seconds)
+
+    def _on_local_sync(self) -> None:
+        # Compare every local copy with the parent once both are listed: a copy whose Mission
+        # was deleted upstream while this agent was down has no upstream event to bring it up.
+        if self.parent_settings:
+            for name, obj in self.missions.snapshot().items():
+                if is_copy(obj):
+                    self.queue.add(("copy", name))
 
     def _on_parent_mission(self, _kind: str, obj: dict[str, Any]) -> None:
         self.queue.add(("copy", obj["metadata"]["name"]))
@@ -527,7 +550,9 @@ class Agent:
         except KubeApiError as exc:
             if exc.transient or exc.status < 400:
                 raise  # the work loop retries it
-            reason = exc.message  # refused: e.g. 403 where RBAC is narrower than the grant
+            # refused: a 4xx (e.g. 403 where RBAC is narrower than the grant), or a 500 for a
+            # field of the wrong type
+            reason = exc.message
         except (KubeError, OSError):
             raise  # transient: the work loop retries it
         except Exception as exc:  # a bug or a resource exhausted: this Mission's failure only

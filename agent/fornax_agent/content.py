@@ -244,10 +244,8 @@ class Content:
                 record(progress)
                 if exc.transient:
                     raise
-                applied = f" ({len(done)} applied before it, removed with the Mission)"
-                raise MissionFailure(
-                    f"{item.label}: {exc.message}{applied if done else ''}"
-                ) from exc
+                note = f" ({len(done)} applied before it, removed with the Mission)"
+                raise MissionFailure(f"{item.label}{note if done else ''}: {exc.message}") from exc
             generation_now = int((result.get("metadata") or {}).get("generation") or 0)
             done[item.path] = progress.objects[item.path] = generation_now
         if previous is not None:

@@ -99,7 +99,10 @@ def test_an_object_belongs_to_one_mission(content, namespace):
 def test_a_half_done_apply_is_recorded_and_removed(content, namespace):
     seen, record = records()
     objects = [configmap("ok", namespace), configmap("Not_A_Name", namespace)]
-    with pytest.raises(MissionFailure, match=r"ConfigMap/.*/Not_A_Name: .*1 applied before it"):
+    with pytest.raises(
+        MissionFailure,
+        match=r"ConfigMap/.*/Not_A_Name \(1 applied before it, removed with the Mission\): ",
+    ):
         content.apply("half", 1, objects, None, record)
     ok = f"/api/v1/namespaces/{namespace}/configmaps/ok"
     assert seen[0].objects == {ok: NOT_YET, f"{ok[:-2]}Not_A_Name": NOT_YET}, "before the apply"
