@@ -390,21 +390,30 @@ class Agent:
     def _heartbeats(self) -> None:
         """The heartbeat thread: renew the token when due, then beat; every period, and soon
         after a change worth telling (``self.beat``). Nothing else runs here."""
+        due = time.monotonic()
+        failing = False
         while not self.stop.is_set():
-            if self.beat.wait(self.cfg.heartbeat_seconds):
+            if self.beat.wait(max(0.0, due - time.monotonic())):
                 self.stop.wait(self.cfg.report_delay_seconds)  # let a burst of changes settle
             self.beat.clear()
             if self.stop.is_set():
                 return
+            due = time.monotonic() + self.cfg.heartbeat_seconds  # a slow beat delays no other
             try:
                 self.renew_token()
                 self.heartbeat()
             except (KubeError, OSError) as exc:
-                log.warning("heartbeat to the parent failed: %s", exc)
+                if not failing:  # once per outage, not once per period
+                    log.warning("heartbeat to the parent failed (retrying every beat): %s", exc)
+                failing = True
                 self._drop_heartbeat_client()
             except Exception as exc:
                 FAULTS.unexpected("heartbeat", exc)
                 self._drop_heartbeat_client()
+            else:
+                if failing:
+                    log.info("heartbeat to the parent works again")
+                failing = False
 
     def _drop_heartbeat_client(self) -> None:
         if self.heartbeat_parent is not None:
