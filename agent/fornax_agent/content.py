@@ -306,9 +306,7 @@ class Content:
         other = self.foreign_object(mission, namespace, applied)
         if other is None:
             return None
-        reason = (
-            f"namespace {namespace} kept: it holds {other}, which Mission {mission} did not create"
-        )
+        reason = f"namespace {namespace} kept: {other}"
         log.warning("%s", reason)
         try:
             self.client.patch(
@@ -320,7 +318,8 @@ class Content:
         return reason
 
     def foreign_object(self, mission: str, namespace: str, applied: Applied) -> str | None:
-        """The first object in ``namespace`` that Mission ``mission`` did not make (None: none).
+        """Why ``namespace`` holds more than Mission ``mission`` made (None: it does not): the
+        first object of someone else's.
 
         Kinds this agent may not list count as holding something: what cannot be seen is kept.
         """
@@ -342,7 +341,10 @@ class Content:
                 if exc.status in (404, 405):
                     continue
                 if exc.status in (401, 403):
-                    return f"{info.plural} this agent may not list"
+                    return (
+                        f"this agent may not list {info.plural} there, so it cannot tell that "
+                        f"Mission {mission} made all it holds"
+                    )
                 raise
             for item in items:
                 meta = item.get("metadata") or {}
@@ -355,5 +357,5 @@ class Content:
                     or (info.plural == "endpoints" and not group and name in services)
                 ):
                     continue
-                return f"{info.kind} {name}"
+                return f"it holds {info.kind} {name}, which Mission {mission} did not create"
         return None

@@ -21,6 +21,10 @@ from fornax_agent.content import (
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import parse_policy
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
+    settings_from_kubeconfig,
+)
 
 COUNTER = itertools.count()
 
@@ -144,3 +148,45 @@ def test_a_namespace_is_deleted_only_when_it_holds_nothing_else(content, cluster
         assert gone is None or gone["metadata"].get("deletionTimestamp"), "being deleted"
     finally:
         client.delete_if_exists(f"/api/v1/namespaces/{name}")
+
+
+def test_what_the_agent_cannot_see_keeps_the_namespace(cluster):
+    """An identity that may manage only namespaces and ConfigMaps cannot tell what else a
+    namespace holds: it keeps the namespace rather than guess."""
+    rules = [
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces", "configmaps"],
+            "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+        }
+    ]
+    role = {"metadata": {"name": "content-limited"}, "rules": rules}
+    binding = {
+        "metadata": {"name": "content-limited"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "content-limited",
+        },
+        "subjects": [{"kind": "User", "name": "content-limited"}],
+    }
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    name = f"limited-ns-{next(COUNTER)}"
+    with cluster.client() as admin:
+        admin.create(f"{rbac}/clusterroles", role)
+        admin.create(f"{rbac}/clusterrolebindings", binding)
+        try:
+            settings = settings_from_kubeconfig(str(cluster.user_kubeconfig("content-limited")))
+            with KubeClient(settings) as limited:
+                content = Content(limited, "b", parse_policy(None))
+                _seen, record = records()
+                objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}]
+                applied = content.apply("limited", 1, objects, None, record)
+                [(namespace, reason)] = content.remove("limited", applied)
+            assert namespace == name
+            assert reason.startswith(f"namespace {name} kept: this agent may not list ")
+            assert "deletionTimestamp" not in admin.get(f"/api/v1/namespaces/{name}")["metadata"]
+        finally:
+            admin.delete_if_exists(f"/api/v1/namespaces/{name}")
+            admin.delete_if_exists(f"{rbac}/clusterrolebindings/content-limited")
+            admin.delete_if_exists(f"{rbac}/clusterroles/content-limited")
