@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
@@ -20,7 +22,8 @@ from fornax_harness.manifests import mission
 from fornax_harness.tree import FornaxTree, wait_for
 
 LINKS = (("a", "b"), ("b", "c"), ("c", "d"))  # (parent, child)
-APPLIED_EVERYWHERE = {"b": "applied", "b/c": "applied", "b/c/d": "applied"}
+PATHS = {"b": "b", "c": "b/c", "d": "b/c/d"}  # each child's state path at the root
+APPLIED_EVERYWHERE = dict.fromkeys(PATHS.values(), "applied")
 POLL = 0.2
 # A fresh name per test: a name reused at once could show the previous Mission's states for a
 # moment while its deletion is still on the way up.
@@ -85,11 +88,19 @@ class Bystanders:
                     self.seen[(child, health)] += 1
                 found = clients["a"].get_or_none(names.mission_path(self.name)) or {}
                 states = (found.get("status") or {}).get("states") or {}
-                self.bystander_seen["applied" if states == APPLIED_EVERYWHERE else str(states)] += 1
+                watched = {p: s for p, s in states.items() if not self._excused_path(p)}
+                wanted = {p: s for p, s in APPLIED_EVERYWHERE.items() if not self._excused_path(p)}
+                self.bystander_seen["applied" if watched == wanted else str(states)] += 1
                 self.polls += 1
         finally:
             for client in clients.values():
                 client.close()
+
+    def _excused_path(self, path: str) -> bool:
+        """True for the root's state paths at or below an excused child (b/c/d for d)."""
+        return any(
+            path == PATHS[child] or path.startswith(PATHS[child] + "/") for child in self.excused
+        )
 
     def excuse(self, child: str) -> None:
         """The test stops ``child``'s agent on purpose: its heartbeat is not watched."""
@@ -102,13 +113,26 @@ class Bystanders:
         assert agent is not None
         self.pids[child] = agent.pid
         parent = dict((c, p) for p, c in LINKS)[child]
+        # A heartbeat of the new process (stamped in a later second than now), not the last
+        # one of the old process, which the parent may still show for a moment.
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        def healthy() -> bool:
+        def beating() -> bool:
             with self.fornax.client(parent) as client:
                 found = client.get_or_none(names.edgecluster_path(child)) or {}
-            return (found.get("status") or {}).get("healthStatus") == "healthy"
+            status = found.get("status") or {}
+            return status.get("healthStatus") == "healthy" and status["lastHeartbeat"] > since
 
-        wait_for(healthy, 30, f"{child} healthy again at {parent}")
+        wait_for(beating, 30, f"a heartbeat of the new agent of {child} at {parent}")
+        # The parent may have timed the old process out just as the new one's first beat
+        # arrived; the next beats settle that: watch again once they have.
+        time.sleep(1.0)
+        wait_for(beating, 30, f"{child} healthy at {parent} after its restart")
+        wait_for(
+            lambda: mission_states(self.fornax, "a", self.name) == APPLIED_EVERYWHERE,
+            30,
+            f"the bystander applied everywhere again after {child}'s restart",
+        )
         self.excused.discard(child)
 
     def check(self) -> None:
