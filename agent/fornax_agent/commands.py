@@ -357,20 +357,20 @@ class MissionCommands:
         self.persist = persist
         self.wake = wake
         self.lock = threading.Lock()
-        self.results: dict[tuple[str, str], tuple[int, str]] = {}  # (Mission, kind) -> result
+        self.results: dict[tuple[str, str], tuple[Job, str]] = {}  # (Mission, kind) -> result
         self.checks: dict[str, tuple[int, str, float]] = {}  # Mission -> generation, state, when
         self.full_retries: dict[str, int] = {}
         self.pool = Pool(runner, workers, queue_size, self._done, stop)
 
     def _done(self, job: Job, state: str) -> None:
         with self.lock:
-            self.results[(job.mission, job.kind)] = (job.generation, state)
+            self.results[(job.mission, job.kind)] = (job, state)
         self.wake(job.mission, 0.0)
 
     def _take(self, name: str, kind: str, generation: int | None = None) -> str | None:
         with self.lock:
             found = self.results.pop((name, kind), None)
-        if found is None or (generation is not None and found[0] != generation):
+        if found is None or (generation is not None and found[0].generation != generation):
             return None
         return found[1]
 
@@ -432,10 +432,24 @@ class MissionCommands:
         once. True when nothing is left to do; False while the reversecommand waits or runs
         (its end wakes the Mission)."""
         self.checks.pop(name, None)
-        with self.lock:
-            for kind in (COMMAND, STATECHECK):
-                self.results.pop((name, kind), None)
         record = self.records.get(name)
+        if self.pool.busy(name) and not (record and record.get("reversing")):
+            return False  # its command or statecheck runs: its end brings the Mission back
+        with self.lock:
+            ran = self.results.pop((name, COMMAND), None)
+            self.results.pop((name, STATECHECK), None)
+        if ran is not None and ran[1] == st.DONE:
+            # The command ended after the Mission went (or before its result was picked up):
+            # what it did is undone like any other.
+            job, state = ran
+            record = {
+                "generation": job.generation,
+                "uid": "",
+                "state": state,
+                "reverse": job.command.get("reversecommand"),
+            }
+            self.records[name] = record
+            self.persist(name, record)
         if record is None:
             return True
         if record.get("reversing"):

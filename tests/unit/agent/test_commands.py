@@ -297,3 +297,22 @@ def test_a_full_queue_asks_again_later():
         assert woken and woken[-1][0] == "m" and woken[-1][1] > 0
     finally:
         mc.close()
+
+
+def test_a_mission_deleted_while_its_command_runs_is_still_reversed(tmp_path):
+    records: dict = {}
+    woken: list = []
+    mc = make_commands(records, woken)
+    marker = tmp_path / "reversed"
+    command = {"command": "sleep 0.5", "reversecommand": f"touch {marker}"}
+    try:
+        assert mc.command_state("m", "uid-1", 1, command) == "pending"
+        assert mc.retire("m") is False, "the command runs: retire waits for it"
+        wait_woken(woken, 1)
+        assert mc.retire("m") is False, "it ran: its reversecommand is queued"
+        wait_woken(woken, 2)
+        assert mc.retire("m") is True
+        assert marker.exists()
+        assert records == {}
+    finally:
+        mc.close()
