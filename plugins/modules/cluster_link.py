@@ -20,8 +20,8 @@ description:
   - The child may read Missions, update its own EdgeCluster (and its status) and its own
     ClusterReport, and renew its own token. Nothing else. Its renewals are bounded by the
     admission policy - for its own service account only, the parent's own audiences, at most
-    the tree's cap of 86400 s, and only until the link's horizon (O(link_ttl)) - so a stolen
-    token cannot renew itself forever.
+    the tree's cap of 86400 s, and only until the link's horizon (O(link_ttl)) - and a later
+    run re-makes the link (O(link_ttl)), so a stolen token cannot renew itself forever.
   - With O(dest), a token in that file that is bound to the current service account and has
     more than a third of its lifetime left is kept, so a second run changes nothing. Without
     O(dest), every run returns a freshly issued token (issuing one stores nothing on the
@@ -59,10 +59,14 @@ options:
     default: 86400
   link_ttl:
     description:
-      - How long, in seconds, the child may go on renewing its token without this module
-        running again (its link's horizon). A run moves the horizon to now + O(link_ttl) once
-        a third of O(link_ttl) has passed since it was last set; past the horizon the child's
-        renewals are refused and its last token ends within O(token_ttl).
+      - How long, in seconds, the child may go on renewing its own token after its link was
+        made (the link's horizon); past it the child's renewals are refused and its last token
+        ends within O(token_ttl).
+      - A run once a third of O(link_ttl) has passed re-makes the link as O(revoke_previous)
+        does (a new service account, so every earlier token dies, renewed ones included, a new
+        token and a new horizon). A token stolen from the child is thus good until the next
+        such run or the horizon, whichever comes first; run this module (site.yml) more often
+        than every O(link_ttl), or the child is cut off.
     type: int
     default: 2592000
   rotate:
@@ -260,18 +264,21 @@ def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
     account = child_link.describe(child_link.service_account_object(p["name"]))
     account_changed = any(c["changed"] for c in changes if c["object"] == account)
     existing = read_existing(p["dest"])
-    if p["revoke_previous"] and not check:
+    due = child_link.link_due(client, p["name"], p["link_ttl"])
+    remake = p["revoke_previous"] or due is True
+    if remake and not check:
         child_link.revoke_tokens(client, p["name"])
     keep = (
         not p["rotate"]
-        and not p["revoke_previous"]
+        and not remake
         and existing is not None
         and not account_changed
         and child_link.token_reusable(client, p["name"], existing, server, ca)
     )
     result: dict = {"token_issued": False}
-    issued = p["rotate"] or p["revoke_previous"]
+    issued = p["rotate"] or remake
     audiences = None
+    token = ""
     if keep:
         result["kubeconfig"] = existing
         token = child_link.kubeconfig_token(existing) or ""
@@ -292,14 +299,18 @@ def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
         if p["dest"]:
             write_private(p["dest"], config)
         issued = issued or bool(p["dest"])
+        token = answer["status"]["token"]
     bounds = child_link.ensure_token_bounds(
         client,
         p["name"],
         p["link_ttl"],
         audiences if isinstance(audiences, list) else None,
+        new_horizon=remake,
         dry_run=check,
     )
     changes.append(bounds)
+    if not check and child_link.policy_changed(changes):
+        child_link.await_token_policy(client, p["name"], token, ca)
     result["link_horizon"] = (bounds["after"] or {}).get(
         child_link.horizon_key(p["name"])
     ) or child_link.link_horizon(client, p["name"])

@@ -10,16 +10,19 @@ module, the agent and the tests:
 - ``ensure_link_objects(client, ...)``: apply them (server-side, optionally as a dry run);
 - ``issue_token(client, name, token_ttl)``: a bounded-lifetime token from the TokenRequest API;
 - ``ensure_token_bounds(client, name, link_ttl, audiences)``: the parameters of that policy for
-  the child: the parent's audiences and the child's link horizon;
+  the child: the parent's audiences and the child's link horizon (``link_due``: time to re-make
+  the link);
 - ``link_child(client, ...)``: all of it, returning a kubeconfig for the child's agent;
 - ``revoke_tokens(client, name)``: re-create the service account (every earlier token dies);
 - ``unlink_child(client, name)``: remove exactly what ``link_child`` created.
 
 A child renews its own token (the agent does, before it expires), so a token stolen from it
-could renew itself too. Three bounds hold it (docs/child-identity.md): the API server caps every
+could renew itself too. Bounds hold it (docs/child-identity.md): the API server caps every
 token's lifetime (security.MAX_TOKEN_SECONDS); the ValidatingAdmissionPolicy TOKEN_POLICY lets a
 child ask only for itself, for the parent's own audiences, within the cap, unbound to any other
-object, and only before its link's horizon (``link_ttl`` after the last ``link_child``); and
+object, and only before its link's horizon (``link_ttl`` after the link was made); a link run
+again once a third of ``link_ttl`` has passed is re-made (a new service account: every earlier
+token dies, the agent gets its new one from the operator's run, not from a token); and
 ``revoke_tokens`` kills every token of the child at once.
 """
 
@@ -34,8 +37,8 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from ..k8s.apply import apply_object
-from ..k8s.client import KubeClient, resource_path
-from ..k8s.config import kubeconfig_dict
+from ..k8s.client import KubeApiError, KubeClient, resource_path
+from ..k8s.config import kubeconfig_dict, settings_from_kubeconfig
 from . import security
 
 NAMESPACE = "fornax-system"
@@ -55,6 +58,8 @@ ADMISSION_VERSION = "admissionregistration.k8s.io/v1"
 # ConfigMap of its parameters (all in NAMESPACE, shared by the children of this parent).
 TOKEN_POLICY = "fornax-child-tokens"
 HORIZON_KEY_PREFIX = "horizon."
+PROBE_AUDIENCE = "https://fornax-probe.invalid"  # trusted by nothing: a probe's token is inert
+POLICY_WAIT_SECONDS = 15.0
 AUDIENCES_KEY = "audiences"
 MAX_SECONDS_KEY = "maxExpirationSeconds"
 DEFAULT_CONTEXT = "fornax-parent"
@@ -446,21 +451,41 @@ def token_bounds_path() -> str:
     return resource_path("v1", "configmaps", TOKEN_POLICY, NAMESPACE)
 
 
+def link_horizon(client: KubeClient, name: str) -> Optional[str]:
+    """Until when child ``name`` may renew its token (RFC 3339), or None when it may not."""
+    live = client.get_or_none(token_bounds_path()) or {}
+    return (live.get("data") or {}).get(horizon_key(name))
+
+
+def link_due(
+    client: KubeClient, name: str, link_ttl: int = DEFAULT_LINK_TTL, now: Optional[float] = None
+) -> Optional[bool]:
+    """Whether child ``name``'s link is to be re-made: None when it has no horizon yet (a new
+    link), True once a third of ``link_ttl`` has passed since its horizon was set."""
+    check_link_ttl(link_ttl)
+    horizon = _parse_rfc3339(link_horizon(client, name))
+    if horizon is None:
+        return None
+    now = time.time() if now is None else now
+    return horizon - now < link_ttl * 2 / 3
+
+
 def ensure_token_bounds(
     client: KubeClient,
     name: str,
     link_ttl: int = DEFAULT_LINK_TTL,
     audiences: Optional[list] = None,
     *,
+    new_horizon: bool = False,
     now: Optional[float] = None,
     dry_run: bool = False,
 ) -> dict:
     """Record the parent's token audiences and child ``name``'s link horizon for TOKEN_POLICY.
 
     ``audiences`` are those the API server put into a token it issued (its own; None keeps
-    what is recorded). The horizon, until which the child may renew its token, moves to
-    ``now + link_ttl`` once a third of ``link_ttl`` has passed since it was last set, so a
-    second run right after the first changes nothing. Returns {object, changed, before, after}.
+    what is recorded). The horizon, until which the child may renew its token, becomes
+    ``now + link_ttl`` when there is none or ``new_horizon`` is true (the link was re-made).
+    Returns {object, changed, before, after}.
     """
     check_name(name)
     check_link_ttl(link_ttl)
@@ -474,8 +499,7 @@ def ensure_token_bounds(
         if data.get(AUDIENCES_KEY) != joined:
             wanted[AUDIENCES_KEY] = joined
     key = horizon_key(name)
-    horizon = _parse_rfc3339(data.get(key))
-    if horizon is None or horizon - now < link_ttl * 2 / 3:
+    if new_horizon or _parse_rfc3339(data.get(key)) is None:
         wanted[key] = _rfc3339(now + link_ttl)
     before = {k: data.get(k) for k in wanted}
     if wanted and not dry_run:
@@ -488,10 +512,43 @@ def ensure_token_bounds(
     }
 
 
-def link_horizon(client: KubeClient, name: str) -> Optional[str]:
-    """Until when child ``name`` may renew its token (RFC 3339), or None when it may not."""
-    live = client.get_or_none(token_bounds_path()) or {}
-    return (live.get("data") or {}).get(horizon_key(name))
+def await_token_policy(
+    client: KubeClient, name: str, token: str, ca_pem: bytes, timeout: float = POLICY_WAIT_SECONDS
+) -> None:
+    """Return once the parent enforces TOKEN_POLICY with child ``name``'s current parameters.
+
+    An admission policy and its parameters take effect a moment after they are written. With
+    the child's ``token``, a request for a foreign audience must be refused by the policy and
+    an ordinary renewal accepted (the tokens of these probes are dropped); LinkError after
+    ``timeout`` seconds.
+    """
+    config = child_kubeconfig(client.settings.server, ca_pem, token)
+    deadline = time.monotonic() + timeout
+    last = ""
+    with KubeClient(settings_from_kubeconfig(config), connect_retries=0) as child:
+        while True:
+            try:
+                request_token(child, name, MIN_TOKEN_TTL, [PROBE_AUDIENCE])
+                last = "a token for a foreign audience was still issued"
+            except KubeApiError as refused:
+                if refused.status != 403:
+                    raise
+                last = str(refused)
+                if "spec.audiences" in last:
+                    try:
+                        request_token(child, name, MIN_TOKEN_TTL)
+                        return
+                    except KubeApiError as again:
+                        if again.status != 403:
+                            raise
+                        last = str(again)
+            if time.monotonic() > deadline:
+                raise LinkError(
+                    f"name: the admission policy {TOKEN_POLICY} bounding child {name!r}'s tokens "
+                    f"is not in force on the parent after {timeout:g} s (last: {last}); the "
+                    "parent needs ValidatingAdmissionPolicy (Kubernetes 1.30 or later)"
+                )
+            time.sleep(0.1)
 
 
 def revoke_tokens(client: KubeClient, name: str) -> None:
@@ -548,12 +605,23 @@ def link_child(
     url, ca = parent_endpoint(client, server, ca_pem)
     check_token_ttl(token_ttl)
     check_link_ttl(link_ttl)
-    ensure_link_objects(client, name, labels, distro)
-    if revoke_previous:
+    changes = ensure_link_objects(client, name, labels, distro)
+    due = link_due(client, name, link_ttl)
+    remake = revoke_previous or due is True
+    if remake:
         revoke_tokens(client, name)
     answer = request_token(client, name, token_ttl)
-    ensure_token_bounds(client, name, link_ttl, (answer.get("spec") or {}).get("audiences"))
-    return child_kubeconfig(url, ca, answer["status"]["token"], context)
+    audiences = (answer.get("spec") or {}).get("audiences")
+    changes.append(ensure_token_bounds(client, name, link_ttl, audiences, new_horizon=remake))
+    token = answer["status"]["token"]
+    if policy_changed(changes):
+        await_token_policy(client, name, token, ca)
+    return child_kubeconfig(url, ca, token, context)
+
+
+def policy_changed(changes: list) -> bool:
+    """Whether ``changes`` (of ensure_link_objects, ensure_token_bounds) touch TOKEN_POLICY."""
+    return any(c["changed"] and TOKEN_POLICY in c["object"] for c in changes)
 
 
 def unlink_child(client: KubeClient, name: str, *, dry_run: bool = False) -> list:
