@@ -199,7 +199,9 @@ class TestCluster:
             f"--client-ca-file={self.ca.pair.cert_path}",
             f"--service-account-key-file={self.sa_pub}",
             f"--service-account-signing-key-file={self.sa_key}",
-            *security.apiserver_security_args(self.server, str(self.admission_config_path)),
+            *security.apiserver_security_args(
+                self.server, str(self.admission_config_path), self.policy
+            ),
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--endpoint-reconciler-type=none",
             "--enable-priority-and-fairness=false",

@@ -1,7 +1,14 @@
-"""A Fornax tree for tests: real clusters, real agent processes, links that can be cut."""
+"""A Fornax tree for tests: real clusters, real agent processes, links that can be cut.
+
+Each agent runs as the roles run it: on its own cluster with its own least-privilege identity
+(a client certificate of the agent's group, bound to the ClusterRole generated from the
+cluster's Mission rights, security.agent_manifests), not as the admin; on its parent with the
+child identity of cluster_link.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -11,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from fornax_agent.config import AgentConfig
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
 
@@ -26,6 +34,11 @@ FAST = {
     "resync_seconds": 5.0,
     "report_delay_seconds": 0.02,
 }
+
+
+# The agent enforces the grant itself once it reads `mission_policy` (issue 16's agent part);
+# until then only the API server does (RBAC, Pod Security admission).
+AGENT_READS_POLICY = "mission_policy" in {f.name for f in dataclasses.fields(AgentConfig)}
 
 
 @dataclass
@@ -84,7 +97,7 @@ class FornaxTree:
     def _write_config(self, name: str, member: Member) -> Path:
         config = {
             "cluster": name,
-            "kubeconfig": str(member.cluster.kubeconfig_path),
+            "kubeconfig": str(member.cluster.install_agent_identity()),
             "labels": member.labels,
             "state_dir": str(member.cluster.dir / "agent-state"),
             "kubectl": str(member.cluster.bin / "kubectl"),
@@ -94,6 +107,8 @@ class FornaxTree:
         if member.parent is not None:
             config["parent"] = member.parent
             config["parent_kubeconfig"] = str(member.cluster.dir / "parent.kubeconfig")
+        if AGENT_READS_POLICY:  # as the cascade role writes it
+            config.setdefault("mission_policy", member.cluster.policy.to_dict())
         path = member.cluster.dir / "agent.yaml"
         path.write_text(yaml.safe_dump(config))
         return path
@@ -163,14 +178,23 @@ def start_tree(
     overrides: dict[str, dict[str, Any]] | None = None,
     tied: bool = True,
     relays: bool = True,
+    policies: dict[str, dict[str, Any]] | None = None,
 ) -> FornaxTree:
     """Start the clusters of ``parents`` (name -> parent name), link them, start every agent.
 
     Clusters in ``workloads`` also run controller-manager, scheduler and kwok nodes, so their
-    Deployments and Jobs really become ready.
+    Deployments and Jobs really become ready. ``policies`` are the clusters' Mission rights
+    (the inventory's mission_policy; default the defaults): their Pod Security admission level,
+    their agent's RBAC and the agent's own check.
     """
     labels = labels or {}
-    specs = [ClusterSpec(n, controllers=n in workloads, kwok=n in workloads) for n in parents]
+    policies = policies or {}
+    specs = [
+        ClusterSpec(
+            n, controllers=n in workloads, kwok=n in workloads, mission_policy=policies.get(n)
+        )
+        for n in parents
+    ]
     clusters = {c.name: c for c in start_clusters(specs, root, tied=tied)}
     try:
         members = {n: Member(clusters[n], parents[n], dict(labels.get(n, {}))) for n in parents}

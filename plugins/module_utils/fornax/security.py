@@ -10,13 +10,15 @@ very settings a rollout installs (docs/security.md):
 - ``apiserver_security_args``: the API server's security flags: TLS 1.2 or later, no anonymous
   requests, RBAC, no profiling, service-account tokens capped at ``MAX_TOKEN_SECONDS`` for
   everyone (no "extended" legacy lifetimes) and accepted for the fixed audiences only, Pod
-  Security admission configured from the cluster's Mission rights;
+  Security admission configured from the cluster's Mission rights, and no privileged
+  containers at all unless those rights are ``privileged``;
 - ``agent_rbac``: the agent's ClusterRole on its own cluster (``policy.agent_rules``: its own
   needs plus the kinds the cluster grants Missions, never ``*/*/*`` unless it grants ``*``) and
   the binding to the agent's identity;
-- ``agent_admission_policy``: what Pod Security admission does not see: a
-  ValidatingAdmissionPolicy that refuses the agent's identity a Namespace label loosening Pod
-  Security and a hostPath or local PersistentVolume, at the cluster's level.
+- ``agent_admission_policy``: what RBAC and Pod Security admission do not see: a
+  ValidatingAdmissionPolicy that refuses the agent's identity writes in namespaces the grant
+  does not give, a Namespace label loosening Pod Security and a hostPath or local
+  PersistentVolume, at the cluster's level.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from .policy import (
+    ANY_NAMESPACE,
     POD_SECURITY_LABEL_PREFIX,
     POD_SECURITY_LEVELS,
     PRIVILEGED,
+    PROTECTED_NAMESPACES,
     MissionPolicy,
     agent_rules,
     parse_policy,
@@ -61,9 +65,16 @@ def api_audiences(issuer: str) -> list:
 
 
 def apiserver_security_args(
-    issuer: str, admission_config_file: str, max_token_seconds: int = MAX_TOKEN_SECONDS
+    issuer: str,
+    admission_config_file: str,
+    policy: Any = None,
+    max_token_seconds: int = MAX_TOKEN_SECONDS,
 ) -> list:
-    """The kube-apiserver flags every cluster of the tree runs with (installed and tested)."""
+    """The kube-apiserver flags every cluster of the tree runs with (installed and tested).
+
+    ``policy`` is the cluster's grant: privileged containers are refused outright unless it
+    grants the ``privileged`` Pod Security level (the admission file holds the level itself).
+    """
     if not isinstance(issuer, str) or not issuer.startswith("https://"):
         raise SecurityError(f"issuer: {issuer!r} must be an https:// URL")
     if not isinstance(max_token_seconds, int) or not 3600 <= max_token_seconds <= 2**32:
@@ -85,6 +96,7 @@ def apiserver_security_args(
         "--service-account-extend-token-expiration=false",
         # Pod Security admission (on by default) at the level the cluster grants Missions.
         f"--admission-control-config-file={admission_config_file}",
+        f"--allow-privileged={str(_policy(policy).pod_security == PRIVILEGED).lower()}",
     ]
 
 
@@ -144,48 +156,81 @@ def _requester_is(subjects: list) -> str:
     return " || ".join(terms)
 
 
-def agent_admission_policy(policy: Any = None, subjects: Optional[list] = None) -> list:
-    """What Pod Security admission leaves open to the agent, refused at the grant's level.
+def namespace_allowed_cel(grant: MissionPolicy, namespace: str) -> str:
+    """CEL for ``grant.allows_namespace(<namespace>)`` (the same rule, in the API server)."""
+    named = sorted(n for n in grant.namespaces if n != ANY_NAMESPACE)
+    if ANY_NAMESPACE in grant.namespaces:
+        protected = [n for n in PROTECTED_NAMESPACES if n not in named]
+        return f"!({namespace} in {json.dumps(protected)})"
+    return f"{namespace} in {json.dumps(named)}"
 
-    Pod Security admission checks pods only: whoever may label a Namespace may switch its
-    enforcement off, and a hostPath PersistentVolume gives host access to any pod that claims
-    it. The agent's own check refuses both (policy.problem); this ValidatingAdmissionPolicy and
-    its binding make the API server refuse them to the agent's identity as well (at the
-    ``privileged`` level only a label that is no Pod Security level at all is refused).
+
+def agent_admission_policy(policy: Any = None, subjects: Optional[list] = None) -> list:
+    """What RBAC and Pod Security admission leave open to the agent, refused by the API server.
+
+    RBAC grants kinds cluster-wide, and Pod Security admission checks pods only: whoever may
+    label a Namespace may switch its enforcement off, and a hostPath PersistentVolume gives host
+    access to any pod that claims it. The agent's own check refuses all of that
+    (policy.problem); this ValidatingAdmissionPolicy and its binding make the API server refuse
+    the agent's identity the same: a write in a namespace the grant does not give (or of such a
+    Namespace), a Namespace label loosening Pod Security below the grant's level, and (below
+    ``privileged``) a hostPath or local PersistentVolume.
     """
     grant = _policy(policy)
     rank = POD_SECURITY_LEVELS.index(grant.pod_security)
-    allowed = json.dumps(list(POD_SECURITY_LEVELS[rank:]))
+    allowed_levels = json.dumps(list(POD_SECURITY_LEVELS[rank:]))
     prefix = json.dumps(POD_SECURITY_LABEL_PREFIX)
     meta = {"name": AGENT_POLICY, "labels": dict(MANAGED_BY_LABELS)}
+    writes = "request.operation == 'DELETE' || "  # a deletion has no new object to look at
     validations = [
         {
             "expression": (
-                "request.resource.resource != 'namespaces' || !has(object.metadata.labels) || "
+                "!has(request.namespace) || request.namespace == '' || "
+                + namespace_allowed_cel(grant, "request.namespace")
+            ),
+            "messageExpression": (
+                "'not allowed here: namespace ' + request.namespace + ' is not granted'"
+            ),
+            "message": "not allowed here: the namespace is not granted",
+        },
+        {
+            "expression": (
+                "request.resource.resource != 'namespaces' || "
+                + namespace_allowed_cel(grant, "request.name")
+            ),
+            "messageExpression": (
+                "'not allowed here: namespace ' + request.name + ' is not granted'"
+            ),
+            "message": "not allowed here: the namespace is not granted",
+        },
+        {
+            "expression": (
+                writes + "request.resource.resource != 'namespaces' || "
+                "!has(object.metadata.labels) || "
                 f"object.metadata.labels.all(k, !k.startsWith({prefix}) || "
-                f"k.endsWith('-version') || object.metadata.labels[k] in {allowed})"
+                f"k.endsWith('-version') || object.metadata.labels[k] in {allowed_levels})"
             ),
             "message": (
                 f"not allowed here: a Pod Security label looser than {grant.pod_security} "
                 "(the cluster's podSecurity)"
             ),
-            "reason": "Forbidden",
-        }
+        },
     ]
     if grant.pod_security != PRIVILEGED:
         validations.append(
             {
                 "expression": (
-                    "request.resource.resource != 'persistentvolumes' || "
+                    writes + "request.resource.resource != 'persistentvolumes' || "
                     "!(has(object.spec.hostPath) || has(object.spec.local))"
                 ),
                 "message": (
                     "not allowed here: a hostPath or local PersistentVolume gives pods host "
                     f"access (podSecurity: {grant.pod_security})"
                 ),
-                "reason": "Forbidden",
             }
         )
+    for validation in validations:
+        validation["reason"] = "Forbidden"
     return [
         {
             "apiVersion": ADMISSION_API,
@@ -196,10 +241,10 @@ def agent_admission_policy(policy: Any = None, subjects: Optional[list] = None) 
                 "matchConstraints": {
                     "resourceRules": [
                         {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["namespaces", "persistentvolumes"],
+                            "apiGroups": ["*"],
+                            "apiVersions": ["*"],
+                            "operations": ["CREATE", "UPDATE", "DELETE"],
+                            "resources": ["*"],
                         }
                     ]
                 },
