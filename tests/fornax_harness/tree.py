@@ -8,7 +8,6 @@ child identity of cluster_link.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fornax_agent.config import AgentConfig
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
 
@@ -34,11 +32,6 @@ FAST = {
     "resync_seconds": 5.0,
     "report_delay_seconds": 0.02,
 }
-
-
-# The agent enforces the grant itself once it reads `mission_policy` (issue 16's agent part);
-# until then only the API server does (RBAC, Pod Security admission).
-AGENT_READS_POLICY = "mission_policy" in {f.name for f in dataclasses.fields(AgentConfig)}
 
 
 @dataclass
@@ -107,8 +100,7 @@ class FornaxTree:
         if member.parent is not None:
             config["parent"] = member.parent
             config["parent_kubeconfig"] = str(member.cluster.dir / "parent.kubeconfig")
-        if AGENT_READS_POLICY:  # as the cascade role writes it
-            config.setdefault("mission_policy", member.cluster.policy.to_dict())
+        config.setdefault("mission_policy", member.cluster.policy.to_dict())  # as cascade does
         path = member.cluster.dir / "agent.yaml"
         path.write_text(yaml.safe_dump(config))
         return path
@@ -184,11 +176,16 @@ def start_tree(
 
     Clusters in ``workloads`` also run controller-manager, scheduler and kwok nodes, so their
     Deployments and Jobs really become ready. ``policies`` are the clusters' Mission rights
-    (the inventory's mission_policy; default the defaults): their Pod Security admission level,
-    their agent's RBAC and the agent's own check.
+    (the inventory's mission_policy; default the defaults, or a ``mission_policy`` in
+    ``overrides``): their Pod Security admission level, their agent's RBAC and admission policy,
+    and the agent's own check.
     """
     labels = labels or {}
-    policies = policies or {}
+    # A grant given as an agent setting is the cluster's grant too: API server and agent agree.
+    policies = {
+        **{n: o["mission_policy"] for n, o in (overrides or {}).items() if "mission_policy" in o},
+        **(policies or {}),
+    }
     specs = [
         ClusterSpec(
             n, controllers=n in workloads, kwok=n in workloads, mission_policy=policies.get(n)
