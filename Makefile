@@ -10,7 +10,7 @@ BENCH ?=
 # make molecule runs all of it.
 PYTEST_ARGS ?=
 
-.PHONY: help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
+.PHONY: collection help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
 	test lint unit integration molecule bench clean
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "                   (demo-loopback-status, demo-loopback-down)"
 	@echo "make lint          ruff, ansible-lint, ansible-test sanity"
 	@echo "make bench         benchmarks -> bench/results.json (BENCH=<group> for one group)"
+	@echo "make collection    build/centaurus-fornax.tar.gz, the collection artifact (with the XDP objects)"
 
 deps:
 	@bash scripts/bootstrap.sh
@@ -70,5 +71,11 @@ lint: deps
 bench: deps
 	@$(ENV) && python bench/run.py $(BENCH)
 
+# The artifact users install (README: Install the collection); it carries bpf/build/*.bpf.o.
+collection:
+	@bash scripts/bootstrap.sh apt venv link
+	@$(MAKE) -s -C bpf
+	@$(ENV) && scripts/build-collection.sh build
+
 clean:
-	rm -rf tests/output bench/results.json
+	rm -rf tests/output bench/results.json build

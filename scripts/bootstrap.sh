@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the project needs on a fresh machine, and nothing twice:
 #   apt   Debian packages of scripts/apt-packages.txt that are missing
-#   venv  the pinned Python venv (outside the checkout, keyed by requirements.txt)
+#   venv  the pinned Python venv (outside the checkout, keyed by requirements*.txt): the
+#         runtime requirements and the development tools (requirements-dev.txt includes both)
 #   sanity  a separate venv for ansible-test sanity (its linters are pinned by ansible-test)
 #   link  ansible_collections/centaurus/fornax -> this checkout
 #   k8s   Kubernetes binaries built from source (scripts/k8s-binaries.sh)
@@ -31,12 +32,12 @@ stage_venv() {
   [[ -f $FORNAX_VENV/.complete ]] && return 0
   local py=${PYTHON:-python3.11}
   command -v "$py" >/dev/null || die "$py not found: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"
-  log "creating the project venv $FORNAX_VENV (pinned requirements.txt)"
+  log "creating the project venv $FORNAX_VENV (pinned requirements-dev.txt + requirements.txt)"
   rm -rf "$FORNAX_VENV"
   "$py" -m venv "$FORNAX_VENV" || die "python venv creation failed (Debian: apt-get install python3.11-venv)"
   "$FORNAX_VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null
-  "$FORNAX_VENV/bin/pip" install -q --disable-pip-version-check -r "$FORNAX_ROOT/requirements.txt" \
-    || die "pip install -r requirements.txt failed"
+  "$FORNAX_VENV/bin/pip" install -q --disable-pip-version-check -r "$FORNAX_ROOT/requirements-dev.txt" \
+    || die "pip install -r requirements-dev.txt failed"
   touch "$FORNAX_VENV/.complete"
 }
 

@@ -6,7 +6,7 @@ export FORNAX_CACHE=${FORNAX_CACHE:-$HOME/.cache/fornax}
 # shellcheck source=../versions.env
 source "$FORNAX_ROOT/versions.env"
 export K8S_VERSION KWOK_VERSION
-req_hash=$(sha256sum "$FORNAX_ROOT/requirements.txt" | cut -c1-12)
+req_hash=$(cat "$FORNAX_ROOT/requirements.txt" "$FORNAX_ROOT/requirements-dev.txt" | sha256sum | cut -c1-12)
 export FORNAX_VENV=$FORNAX_CACHE/venv-$req_hash
 export FORNAX_SANITY_VENV=$FORNAX_CACHE/sanity-venv-$req_hash
 export FORNAX_K8S_BIN=$FORNAX_CACHE/k8s/$K8S_VERSION/bin

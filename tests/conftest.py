@@ -10,6 +10,13 @@ from fornax_harness.prereq import in_ci
 
 try:
     importlib.import_module("ansible_collections.centaurus.fornax.plugins.module_utils.k8s")
+    # The modules import these on demand. Imported here, before any test installs Ansible's
+    # collection finder (init_plugin_loader), which cannot load a submodule of a collection
+    # that was first imported from PYTHONPATH; under Ansible the finder loads all of it.
+    for lazy in ("exec_plugin", "proxy", "kubeconfig_file"):
+        importlib.import_module(
+            f"ansible_collections.centaurus.fornax.plugins.module_utils.k8s.{lazy}"
+        )
 except ImportError as exc:  # pragma: no cover - environment problem
     raise pytest.UsageError(
         "ansible_collections.centaurus.fornax is not importable: run the tests through "

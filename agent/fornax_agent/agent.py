@@ -30,13 +30,11 @@ applied.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
@@ -61,14 +59,13 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     settings_from_kubeconfig,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    set_user_token,
+)
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import merge_patch
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import (
     ManifestError,
     load_manifests,
-)
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
-    safe_dump,
-    safe_load,
 )
 
 from .commands import MissionCommands, Runner
@@ -816,18 +813,11 @@ class Agent:
             self.cfg.cluster,
             token_ttl=max(lifetime, child_link.MIN_TOKEN_TTL),
         )
-        path = Path(self.cfg.parent_kubeconfig)
-        config = safe_load(path.read_bytes(), f"parent kubeconfig {str(path)!r}")
-        for user in config.get("users") or []:
-            user.setdefault("user", {})["token"] = token
-        tmp = path.with_name(f".{path.name}.new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(safe_dump(config))
-        os.replace(tmp, path)
+        # The one kubeconfig writer: only the current context's user, atomically, mode 0600.
+        set_user_token(self.cfg.parent_kubeconfig, token)
         # New clients (this thread's now, the work loop's and the watch's at their next
         # connection) use the new token.
-        self.parent_settings = settings_from_kubeconfig(str(path))
+        self.parent_settings = settings_from_kubeconfig(self.cfg.parent_kubeconfig)
         self._drop_heartbeat_client()
         log.info("renewed the token on the parent (lifetime %d s)", lifetime)
 

@@ -1,9 +1,12 @@
 """Playbook task cost: our mission module vs kubernetes.core.k8s, side by side, one cluster.
 
 One playbook alternates the two modules applying the same Mission (server-side apply, each with
-its own field manager) REPEAT times; task durations come from the ansible.posix.json callback.
-The first task of each module creates or first takes ownership and is left out; the rest are the
-steady state a re-run playbook sees. A second playbook applies 100 Missions in one loop.
+its own field manager) REPEAT times, and a third task kind: our mission module through a
+kubeconfig whose user is an exec credential plugin (a script that prints an ExecCredential with
+a service-account token; the plugin runs once per task, as kubectl runs it once per command).
+Task durations come from the ansible.posix.json callback. The first task of each kind creates
+or first takes ownership and is left out; the rest are the steady state a re-run playbook sees.
+A second playbook applies 100 Missions in one loop.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from pathlib import Path
 
 import yaml
 
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import kubeconfig_dict
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    write_kubeconfig,
+)
 from fornax_harness import ClusterSpec, start_clusters
 
 REPEAT = 9
@@ -57,6 +64,56 @@ def k8s_core(kubeconfig: str) -> dict:
             "server_side_apply": {"field_manager": "k8s-core-bench"},
         }
     }
+
+
+def exec_kubeconfig(cluster, workdir: Path) -> str:
+    """A kubeconfig whose user is an exec plugin returning a cluster-admin SA's token."""
+    sa = "/api/v1/namespaces/default/serviceaccounts/bench-exec"
+    with cluster.client() as admin:
+        admin.apply(
+            sa,
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bench-exec"}},
+            field_manager="bench",
+        )
+        admin.apply(
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/bench-exec",
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "bench-exec"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "cluster-admin",
+                },
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": "bench-exec", "namespace": "default"}
+                ],
+            },
+            field_manager="bench",
+        )
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
+        token = admin.create(f"{sa}/token", request, resend_safe=True)["status"]["token"]
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {"token": token},
+    }
+    (workdir / "credential.json").write_text(json.dumps(credential))
+    plugin = workdir / "plugin.sh"
+    plugin.write_text(f"#!/bin/sh\nexec cat {workdir / 'credential.json'}\n")
+    plugin.chmod(0o755)
+    config = kubeconfig_dict("bench", cluster.server, cluster.ca.cert_pem)
+    config["users"][0]["user"] = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": str(plugin),
+            "interactiveMode": "Never",
+        }
+    }
+    path = workdir / "exec.kubeconfig"
+    write_kubeconfig(str(path), config)
+    return str(path)
 
 
 def run_play(workdir: Path, tasks: list[dict]) -> dict[str, list[float]]:
@@ -98,13 +155,16 @@ def run() -> dict[str, float]:
     [cluster] = start_clusters([ClusterSpec("modules")], root)
     try:
         kubeconfig = str(cluster.kubeconfig_path)
+        through_exec = exec_kubeconfig(cluster, root)
         tasks = []
         for index in range(REPEAT + 1):
             tasks.append({"name": f"ours #{index}", **ours(kubeconfig)})
             tasks.append({"name": f"k8s_core #{index}", **k8s_core(kubeconfig)})
+            tasks.append({"name": f"exec #{index}", **ours(through_exec, "bench-exec")})
         durations = run_play(root, tasks)
         mission = statistics.median(durations["ours"][1:])
         core = statistics.median(durations["k8s_core"][1:])
+        exec_task = statistics.median(durations["exec"][1:])
         loop_task = {
             "name": "hundred",
             "centaurus.fornax.mission": {
@@ -120,6 +180,7 @@ def run() -> dict[str, float]:
             "mission_apply_task_seconds": round(mission, 4),
             "k8s_core_apply_task_seconds": round(core, 4),
             "mission_vs_k8s_core_task_ratio": round(mission / core, 4),
+            "exec_plugin_task_seconds": round(exec_task, 4),
             "mission_apply_100_seconds": round(hundred, 3),
         }
     finally:

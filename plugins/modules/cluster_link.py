@@ -181,7 +181,6 @@ dest:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -196,9 +195,10 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_modul
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeError,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
-    safe_dump,
-    yaml,
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import KubeConfigError
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    read_kubeconfig_file,
+    write_kubeconfig,
 )
 
 OWN_OPTIONS = {
@@ -221,26 +221,9 @@ def read_existing(path):  # noqa: ANN001, ANN201 - path or None -> dict or None
     if not path or not os.path.exists(path):
         return None
     try:
-        with open(path, encoding="utf-8") as handle:
-            loaded = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError):
+        return read_kubeconfig_file(path)
+    except (KubeConfigError, OSError):
         return None  # unreadable or garbled: replaced by a fresh one
-    return loaded if isinstance(loaded, dict) else None
-
-
-def write_private(path: str, config: dict) -> None:
-    """Write ``config`` to ``path`` atomically with mode 0600."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".cluster_link-", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(safe_dump(config))  # names such as 101 or on quoted for Go readers
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_ca(path):  # noqa: ANN001, ANN201 - path or None -> bytes or None
@@ -298,7 +281,7 @@ def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
             token_issued=True,
         )
         if p["dest"]:
-            write_private(p["dest"], config)
+            write_kubeconfig(p["dest"], config)
         issued = issued or bool(p["dest"])
         token = answer["status"]["token"]
     bounds = child_link.ensure_token_bounds(

@@ -28,6 +28,8 @@ description:
     O(wait_for.subtree); on time-out the task fails and lists the clusters that are behind.
 author:
   - centaurus.fornax contributors (@centaurus-fornax)
+requirements:
+  - jmespath (only for O(wait_for.condition))
 extends_documentation_fragment:
   - centaurus.fornax.k8s_auth
   - centaurus.fornax.k8s_wait
@@ -103,10 +105,20 @@ options:
     suboptions:
       state:
         description:
-          - The state to reach. V(ready) means any state that counts as ready (C(2/2),
-            C(applied), C(complete), C(done), ...); anything else is compared exactly.
+          - The state to reach. V(ready) (the default) means any state that counts as ready
+            (C(2/2), C(applied), C(complete), C(done), ...); anything else is compared exactly.
         type: str
-        default: ready
+      condition:
+        description:
+          - A JMESPath expression over the Mission's C(status) (C(states), C(summary),
+            C(subtreeSummaries), C(observedGeneration), ...), instead of O(wait_for.state),
+            O(wait_for.clusters), O(wait_for.subtree) and O(wait_for.min_ready). The wait is
+            over when its value is true in JMESPath's sense (not null, false or empty) and the
+            status is for the Mission's current generation.
+          - For example C(summary.failed == `0` && summary.ready >= `3`), or
+            C(states."b/c" == 'applied').
+          - Needs the C(jmespath) Python package where the module runs.
+        type: str
       clusters:
         description: Paths of clusters (below this one, e.g. C(b), C(b/c)) that must reach it.
         type: list
@@ -178,6 +190,14 @@ EXAMPLES = r"""
       clusters: [b, b/c]
       state: done
 
+- name: Wait for field values of the status (JMESPath), like kubernetes.core users ask for
+  centaurus.fornax.mission:
+    name: nginx
+    resource: "{{ lookup('file', 'nginx-deployment.yaml') }}"
+    wait: true
+    wait_for:
+      condition: "summary.ready >= `3` && summary.failed == `0`"
+
 - name: Remove it everywhere
   centaurus.fornax.mission:
     name: nginx
@@ -236,10 +256,16 @@ wait:
     detail:
       description: The condition in words.
       type: str
+    value:
+      description: The value of O(wait_for.condition) at the last look.
+      returned: when O(wait_for.condition) is set
+      type: raw
     elapsed:
       description: Seconds waited.
       type: float
 """
+
+from collections.abc import Callable
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -258,6 +284,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.apply import 
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeApiError,
+    KubeClient,
     KubeError,
     resource_path,
 )
@@ -290,7 +317,8 @@ OWN_OPTIONS = {
     "wait_for": {
         "type": "dict",
         "options": {
-            "state": {"type": "str", "default": "ready"},
+            "state": {"type": "str"},
+            "condition": {"type": "str"},
             "clusters": {"type": "list", "elements": "str"},
             "subtree": {"type": "str"},
             "min_ready": {"type": "raw"},
@@ -328,9 +356,16 @@ def placement_preview(module: AnsibleModule, client, mission: dict) -> dict:  # 
     return result
 
 
-def wait_present(module: AnsibleModule, client, path: str, name: str, changed: bool) -> dict:  # noqa: ANN001
-    p = module.params
-    cond = p["wait_for"] or {}
+def wait_check(cond: dict) -> Callable[[dict], dict]:
+    """The look of a wait: the JMESPath condition, or the state over clusters or a subtree."""
+    if cond.get("condition") is not None:
+        clash = [k for k in ("state", "clusters", "subtree", "min_ready") if cond.get(k)]
+        if clash:
+            raise progress.WaitSpecError(
+                f"wait_for.condition: give it alone, not with wait_for.{clash[0]}"
+            )
+        compiled = progress.compile_condition(cond["condition"])
+        return lambda mission: progress.evaluate_condition(mission, compiled)
     progress.parse_min_ready(cond.get("min_ready"))  # a bad value fails before waiting
 
     def check(mission):  # noqa: ANN001, ANN202
@@ -342,6 +377,19 @@ def wait_present(module: AnsibleModule, client, path: str, name: str, changed: b
             min_ready=cond.get("min_ready"),
         )
 
+    return check
+
+
+def wait_present(
+    module: AnsibleModule,
+    client: KubeClient,
+    path: str,
+    name: str,
+    *,
+    changed: bool,
+    check: Callable,
+) -> dict:
+    p = module.params
     outcome = poll(
         lambda: client.get(path),
         check,
@@ -372,6 +420,7 @@ def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
     mission = desired_mission(p)
     name = mission["metadata"]["name"]
     path = mission_spec.mission_path(name)
+    check = wait_check(p["wait_for"] or {}) if p["wait"] else None  # fails before applying
     outcome = apply_object(
         client,
         path,
@@ -387,7 +436,9 @@ def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
         "placement_preview": placement_preview(module, client, mission),
     }
     if p["wait"] and not module.check_mode:
-        result["wait"] = wait_present(module, client, path, name, outcome.changed)
+        result["wait"] = wait_present(
+            module, client, path, name, changed=outcome.changed, check=check
+        )
     return result
 
 

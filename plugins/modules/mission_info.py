@@ -20,6 +20,8 @@ description:
     their subtrees.
 author:
   - centaurus.fornax contributors (@centaurus-fornax)
+requirements:
+  - jmespath (only for O(condition))
 extends_documentation_fragment:
   - centaurus.fornax.k8s_auth
 options:
@@ -28,6 +30,14 @@ options:
     type: str
   label_selector:
     description: Only Missions matching this Kubernetes label selector.
+    type: str
+  condition:
+    description:
+      - A JMESPath expression evaluated on each returned Mission's C(status), for example
+        C(summary.failed == `0`) or C(states."b/c"). Each Mission then carries
+        C(condition) (its value and whether it holds) and the result C(condition_met) tells
+        whether it holds for every returned Mission; use it in C(until) or C(assert).
+      - Needs the C(jmespath) Python package where the module runs.
     type: str
   children:
     description:
@@ -62,6 +72,15 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: info.missions[0].summary.failed == 0
 
+- name: Retry until no cluster failed and three are ready (a JMESPath test of field values)
+  centaurus.fornax.mission_info:
+    name: nginx
+    condition: "summary.failed == `0` && summary.ready >= `3`"
+  register: info
+  until: info.condition_met
+  retries: 30
+  delay: 10
+
 - name: Detail of b's subtree from b itself
   centaurus.fornax.mission_info:
     name: nginx
@@ -94,6 +113,9 @@ missions:
       type: dict
       sample: {clusters: 3, matched: 2, ready: 1, failed: 0, unreachable: 1, notMatch: 1}
     walked: {description: Paths whose own view was read., type: list, elements: str}
+    condition:
+      description: With O(condition) - C({value, met}) for this Mission's status.
+      type: dict
   sample:
     - name: nginx
       states: {b: 2/2, b/c: not match}
@@ -111,6 +133,10 @@ walk_errors:
   description: Child path -> why it could not be read.
   returned: always
   type: dict
+condition_met:
+  description: Whether O(condition) holds for every returned Mission (false when none is).
+  returned: when O(condition) is set
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -140,6 +166,7 @@ GROUP_VERSION = "edgeclusters.kubeedge.io/v1"
 OWN_OPTIONS = {
     "name": {"type": "str"},
     "label_selector": {"type": "str"},
+    "condition": {"type": "str"},
     "children": {"type": "dict"},
 }
 
@@ -207,8 +234,22 @@ def describe(mission: dict, views: dict) -> dict:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(OWN_OPTIONS), supports_check_mode=True)
-    client = client_from_module(module)
     p = module.params
+    if p["children"]:
+        from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (  # noqa: PLC0415
+            secret_values,
+        )
+
+        module.no_log_values.update(secret_values(p["children"]))
+    try:
+        compiled = (
+            progress.compile_condition(p["condition"], "condition")
+            if p["condition"] is not None
+            else None
+        )
+    except ValueError as exc:
+        fail(module, exc)
+    client = client_from_module(module)
     try:
         items = read_named_or_selected(
             client, GROUP_VERSION, "missions", p["name"], p["label_selector"]
@@ -219,12 +260,21 @@ def main() -> None:
         client.close()
     names = [m["metadata"]["name"] for m in items]
     views, errors = read_children(module, names) if p["children"] else ({}, {})
-    missions = sorted((describe(m, views) for m in items), key=lambda m: m["name"])
+    missions = []
+    for mission in sorted(items, key=lambda m: m["metadata"]["name"]):
+        entry = describe(mission, views)
+        if compiled is not None:
+            verdict = progress.evaluate_condition(mission, compiled)
+            entry["condition"] = {"value": verdict["value"], "met": verdict["met"]}
+        missions.append(entry)
     total = empty_counts()
     for entry in missions:
         for key in total:
             total[key] += int(entry["summary"].get(key, 0))
-    module.exit_json(changed=False, missions=missions, summary=total, walk_errors=errors)
+    result = {"changed": False, "missions": missions, "summary": total, "walk_errors": errors}
+    if compiled is not None:
+        result["condition_met"] = bool(missions) and all(m["condition"]["met"] for m in missions)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import
     kubeconfig_dict,
     settings_from_kubeconfig,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    write_kubeconfig,
+)
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import Discovery
 
 from .binaries import k8s_bin_dir, repo_root
@@ -137,8 +140,7 @@ class TestCluster:
             client_cert_pem=pair.cert_pem,
             client_key_pem=pair.key_pem,
         )
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        path.chmod(0o600)
+        write_kubeconfig(str(path), config)
 
     def user_kubeconfig(self, user: str, groups: tuple[str, ...] = ()) -> Path:
         """A kubeconfig for another client-certificate identity of this cluster."""

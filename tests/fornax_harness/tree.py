@@ -19,6 +19,9 @@ from typing import Any
 import yaml
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    write_kubeconfig,
+)
 
 from .binaries import repo_root
 from .cluster import ClusterSpec, TestCluster, start_clusters
@@ -82,9 +85,7 @@ class FornaxTree:
                     server = f"https://127.0.0.1:{member.proxy.port}"
                     kubeconfig["clusters"][0]["cluster"]["server"] = server
                 # The parent's serving certificate names 127.0.0.1, which the proxy keeps.
-                path = member.cluster.dir / "parent.kubeconfig"
-                path.write_text(yaml.safe_dump(kubeconfig))
-                path.chmod(0o600)
+                write_kubeconfig(str(member.cluster.dir / "parent.kubeconfig"), kubeconfig)
             member.config_path = self._write_config(name, member)
 
     def _write_config(self, name: str, member: Member) -> Path:

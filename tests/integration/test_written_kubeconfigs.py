@@ -4,10 +4,11 @@ cluster is called.
 Clusters named ``101``, ``on``, ``y``, ``n``, ``1e3``, ``off``, ``0o17`` and ``null`` are valid
 DNS-1123 labels that Go's YAML 1.1 reader takes for numbers, booleans or null when they are
 not quoted (docs/security.md, "YAML for Go readers"). A hierarchy file declares them; a real
-``ansible-playbook`` run renders the control_plane role's kubeconfig template with the
-inventory's values for every kubeconfig the role writes, and writes the agent's parent
-kubeconfig the way the cascade role does (``to_safe_yaml``); cluster_link's own writer writes
-its ``dest`` file. ``kubectl config view`` (Go) must read each one and give the names back as
+``ansible-playbook`` run writes, with the inventory's values, every kubeconfig the
+control_plane role writes (its ``kubeconfig`` and ``kubeconfig_yaml`` filters over
+``__control_plane_kc``), and the agent's parent kubeconfig the way the cascade role does
+(``kubeconfig_yaml``); cluster_link's writer (kubeconfig_file.write_kubeconfig) writes its
+``dest`` file. ``kubectl config view`` (Go) must read each one and give the names back as
 strings. A control shows that the check can fail: PyYAML's own dumper, which does not quote
 ``y``, ``n`` or ``1e3``, makes files kubectl refuses.
 """
@@ -27,7 +28,9 @@ import yaml
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.child_link import (
     child_kubeconfig,
 )
-from ansible_collections.centaurus.fornax.plugins.modules.cluster_link import write_private
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
+    write_kubeconfig,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "control_plane"
@@ -56,21 +59,22 @@ def hierarchy(python: str) -> dict:
 
 
 def kubeconfig_tasks() -> list[dict]:
-    """The role's template tasks, with the variables its task files give them."""
+    """The role's kubeconfig tasks, with the variables its task files give them."""
+    writes = 'content: "{{ __control_plane_kc | centaurus.fornax.kubeconfig_yaml }}"'
     uses = [
         path.name
         for path in sorted((ROLE / "tasks").glob("*.yml"))
-        for _use in re.findall(r"src: kubeconfig\.j2", path.read_text())
+        for _use in re.findall(re.escape(writes), path.read_text())
     ]
-    # install.yml (components, admin, agent) and pki.yml (the controller's admin); a new use
-    # of the template must be added here too.
+    # install.yml (components, admin, agent) and pki.yml (the controller's admin); a new
+    # kubeconfig the role writes must be added here too.
     assert uses == ["install.yml", "pki.yml"], uses
-    template = str(ROLE / "templates" / "kubeconfig.j2")
+    content = "{{ __control_plane_kc | centaurus.fornax.kubeconfig_yaml }}"
     return [
         {
             "name": "kubeconfigs of install.yml",
-            "ansible.builtin.template": {
-                "src": template,
+            "ansible.builtin.copy": {
+                "content": content,
                 "dest": "{{ out }}/{{ fornax_cluster }}-{{ item }}.kubeconfig",
                 "mode": "0600",
             },
@@ -83,8 +87,8 @@ def kubeconfig_tasks() -> list[dict]:
         },
         {
             "name": "kubeconfig of pki.yml",
-            "ansible.builtin.template": {
-                "src": template,
+            "ansible.builtin.copy": {
+                "content": content,
                 "dest": "{{ out }}/{{ fornax_cluster }}-controller-admin.kubeconfig",
                 "mode": "0600",
             },
@@ -97,7 +101,7 @@ def kubeconfig_tasks() -> list[dict]:
         {
             "name": "parent kubeconfig of cascade's link.yml",
             "ansible.builtin.copy": {
-                "content": "{{ links[fornax_cluster] | centaurus.fornax.to_safe_yaml }}",
+                "content": "{{ links[fornax_cluster] | centaurus.fornax.kubeconfig_yaml }}",
                 "dest": "{{ out }}/{{ fornax_cluster }}-parent.kubeconfig",
                 "mode": "0600",
             },
@@ -153,7 +157,7 @@ def test_the_go_client_reads_every_written_kubeconfig(k8s_bin, tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     for name, config in links.items():  # cluster_link's own dest file
-        write_private(str(out / f"{name}-cluster_link.kubeconfig"), config)
+        write_kubeconfig(str(out / f"{name}-cluster_link.kubeconfig"), config)
 
     components = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
     kinds = [*components["__control_plane_kubeconfigs"], "controller-admin", "parent"]

@@ -130,7 +130,7 @@ def test_molecule_tree3() -> None:
     require(
         shutil.which("molecule") is not None,
         "molecule",
-        "create the project venv: scripts/bootstrap.sh venv (requirements.txt has molecule)",
+        "create the project venv: scripts/bootstrap.sh venv (requirements-dev.txt has molecule)",
     )
     env = _podman_env()
     image = subprocess.run(

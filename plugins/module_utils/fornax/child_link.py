@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import calendar
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -38,7 +37,16 @@ from typing import Any, Optional
 
 from ..k8s.apply import apply_object
 from ..k8s.client import KubeApiError, KubeClient, resource_path
-from ..k8s.config import kubeconfig_dict, settings_from_kubeconfig
+from ..k8s.config import (
+    KubeConfigError,
+    jwt_claims,
+    kubeconfig_dict,
+    settings_from_kubeconfig,
+)
+from ..k8s.kubeconfig_file import (
+    context_cluster,
+    context_user,
+)
 from . import security
 
 NAMESPACE = "fornax-system"
@@ -415,7 +423,8 @@ def request_token(
         spec["audiences"] = list(audiences)
     request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
     path = resource_path("v1", "serviceaccounts", service_account_name(name), NAMESPACE, "token")
-    return client.create(path, request)
+    # A TokenRequest stores nothing: sending it again after a lost answer is harmless.
+    return client.create(path, request, resend_safe=True)
 
 
 def issue_token(
@@ -648,26 +657,22 @@ def unlink_child(client: KubeClient, name: str, *, dry_run: bool = False) -> lis
 
 def token_claims(token: str) -> dict:
     """The (unverified) claims of a JWT; {} when it is not one."""
-    try:
-        payload = token.split(".")[1]
-        payload += "=" * (-len(payload) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (IndexError, ValueError, TypeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
+    return jwt_claims(token)
 
 
 def kubeconfig_token(config: Mapping[str, Any]) -> Optional[str]:
-    for user in config.get("users") or []:
-        token = (user.get("user") or {}).get("token")
-        if token:
-            return token
-    return None
+    """The token of the current context's user (the one rule of config.context_user)."""
+    try:
+        return context_user(config).get("token")
+    except KubeConfigError:
+        return None
 
 
 def _token_matches_endpoint(config: Mapping[str, Any], server: str, ca_pem: bytes) -> bool:
-    clusters = config.get("clusters") or [{}]
-    cluster = (clusters[0] or {}).get("cluster") or {}
+    try:
+        cluster = context_cluster(config)
+    except KubeConfigError:
+        return False
     return (
         cluster.get("server") == server
         and cluster.get("certificate-authority-data") == base64.b64encode(ca_pem).decode()

@@ -120,6 +120,48 @@ def evaluate(
     }
 
 
+def compile_condition(expression: Any, field: str = "wait_for.condition") -> Any:
+    """A JMESPath expression over a Mission's ``status``, compiled (errors name ``field``).
+
+    jmespath is imported here, not at module load: only a task that uses a condition needs it.
+    """
+    if not isinstance(expression, str) or not expression.strip():
+        raise WaitSpecError(f"{field}: expected a JMESPath expression, got {expression!r}")
+    try:
+        import jmespath  # noqa: PLC0415 - optional, loaded when a condition is used
+        from jmespath.exceptions import JMESPathError  # noqa: PLC0415
+    except ImportError as exc:
+        raise WaitSpecError(
+            f"{field}: needs the jmespath Python package where the module runs "
+            "(pip install jmespath, or apt-get install python3-jmespath)"
+        ) from exc
+    try:
+        return jmespath.compile(expression)
+    except JMESPathError as exc:
+        raise WaitSpecError(f"{field}: {expression!r} is not a JMESPath expression: {exc}") from exc
+
+
+def evaluate_condition(mission: Mapping[str, Any], compiled: Any) -> dict:
+    """{met, value, detail}: the condition holds when its value is true in JMESPath's sense
+    (not null, false, or an empty string, list or object; 0 is true) and the status is for
+    the Mission's current generation."""
+    from jmespath.exceptions import JMESPathError  # noqa: PLC0415 - compile_condition loaded it
+
+    try:
+        value = compiled.search(dict(_status(mission)))
+    except JMESPathError as exc:  # e.g. a type error inside a function
+        return {"met": False, "value": None, "behind": [], "detail": f"condition failed: {exc}"}
+    lag = generation_lag(mission)
+    empty = isinstance(value, (str, list, dict)) and not value
+    truthy = value is not None and value is not False and not empty
+    return {
+        "met": truthy and lag is None,
+        "value": value,
+        "behind": [],
+        "detail": lag or f"condition {compiled.expression!r} is {value!r}",
+    }
+
+
 def states_tree(states: Mapping[str, str]) -> dict:
     """{'b': '1/1', 'b/c': 'not match'} -> {'b': {'state': '1/1', 'children': {'c': {...}}}}."""
     tree: dict = {}

@@ -14,17 +14,37 @@ import ssl
 from typing import Any, NoReturn
 
 from .client import KubeApiError, KubeClient, KubeError, KubeUnreachable, resource_path
-from .config import KubeConfigError, resolve_settings
+from .config import (
+    KubeConfigError,
+    resolve_settings,
+)
 
+# The connection options of every module that talks to an API server (kubernetes.core's names,
+# aliases and K8S_AUTH_* fallbacks; the k8s_auth doc fragment documents exactly these).
+PROXY_HEADERS_SPEC: dict = {
+    "proxy_basic_auth": {"type": "str", "no_log": True},
+    "basic_auth": {"type": "str", "no_log": True},
+    "user_agent": {"type": "str"},
+}
 AUTH_ARG_SPEC: dict = {
-    "kubeconfig": {"type": "raw"},
+    # Not no_log as a whole (kubernetes.core's choice), which hides every path and name in the
+    # errors: client_from_module masks the secrets of a kubeconfig given as a dict instead.
+    "kubeconfig": {"type": "raw", "no_log": False},
     "context": {"type": "str"},
     "host": {"type": "str"},
     "api_key": {"type": "str", "no_log": True},
+    "username": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
     "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
     "client_cert": {"type": "path", "aliases": ["cert_file"]},
     "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False},
     "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
+    "proxy": {"type": "str"},
+    "no_proxy": {"type": "str"},
+    "proxy_headers": {"type": "dict", "options": PROXY_HEADERS_SPEC},
+    "persist_config": {"type": "bool"},
+    "impersonate_user": {"type": "str"},
+    "impersonate_groups": {"type": "list", "elements": "str"},
     "api_timeout": {"type": "float", "default": 30},
     "api_retries": {"type": "int", "default": 3},
 }
@@ -35,16 +55,8 @@ WAIT_ARG_SPEC: dict = {
     "wait_sleep": {"type": "float", "default": 1},
 }
 
-AUTH_OPTIONS = (
-    "kubeconfig",
-    "context",
-    "host",
-    "api_key",
-    "ca_cert",
-    "client_cert",
-    "client_key",
-    "validate_certs",
-)
+# The options resolve_settings takes (the connection itself, not the client's bounds).
+AUTH_OPTIONS = tuple(name for name in AUTH_ARG_SPEC if name not in ("api_timeout", "api_retries"))
 
 
 def argument_spec(own: dict, *, wait: bool = False) -> dict:
@@ -110,6 +122,11 @@ def fail(module: Any, exc: BaseException, action: str = "", **extra: Any) -> NoR
 def client_from_module(module: Any) -> KubeClient:
     """The KubeClient for a module's connection options, or a failed task that names why."""
     name = getattr(module, "_name", "") or "module"
+    kubeconfig = module.params.get("kubeconfig")
+    if isinstance(kubeconfig, dict):
+        from .kubeconfig_file import secret_values  # noqa: PLC0415 - a dict kubeconfig only
+
+        module.no_log_values.update(secret_values(kubeconfig))
     try:
         return client_from_params(module.params, f"centaurus.fornax/{name.split('.')[-1]}")
     except (KubeConfigError, KubeError, ImportError) as exc:

@@ -1,11 +1,20 @@
 # Copyright: contributors to centaurus.fornax
 # Apache License 2.0 (see LICENSE)
-"""A small, dependency-free HTTPS client for the Kubernetes API.
+"""A small, dependency-free HTTP(S) client for the Kubernetes API.
 
-Why not the kubernetes Python package: importing it and building its client costs about a second
-per Ansible task (the complaint anchors.md records against kubernetes.core), and the agent needs
-precise control of watches. This client speaks JSON over one persistent TLS connection, applies
-server-side with a field manager, and bounds every wait and retry.
+Why not the kubernetes Python package: importing it costs about 0.3 s and building its client
+more (the per-task start-up complaint anchors.md records against kubernetes.core); its config
+loader turns a quoted ``insecure-skip-tls-verify: "false"`` into "do not verify" and logs a
+failing exec plugin instead of failing, so requests go out without credentials. The agent also
+needs precise control of watches. This client speaks JSON over one persistent connection (TLS,
+or plain http to a loopback ``kubectl proxy``), through an http:// proxy when asked (CONNECT for
+https), applies server-side with a field manager, and bounds every wait and retry.
+
+Retries are safe: a request that never reached the server (connection refused, TLS handshake
+failed, a keep-alive connection the server had closed) is sent again whatever its method; an
+idempotent request (GET, HEAD, PUT, DELETE, apply and merge PATCH) whose answer was lost is sent
+again too; a POST whose answer was lost is NOT: ``create`` reads the object back (ours: done;
+absent: sent once more; someone else's: 409), and ``request`` raises ``KubeAnswerLost``.
 """
 
 from __future__ import annotations
@@ -14,8 +23,8 @@ import contextlib
 import http.client
 import json
 import os
+import select
 import shutil
-import socket
 import ssl
 import tempfile
 import time
@@ -24,6 +33,7 @@ from typing import Any, Optional
 from urllib.parse import quote, urlencode, urlsplit
 
 from .config import ConnectionSettings
+from .credentials import Credential, KubeConfigError
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
@@ -31,6 +41,10 @@ JSON_PATCH = "application/json-patch+json"
 MAX_THROTTLED_RETRIES = 20
 TYPED_PATCH_ERROR = "failed to create typed patch object"
 MAX_RETRY_AFTER = 1.0
+# Methods whose repetition leaves the server as one request would (RFC 9110 9.2.2), plus the
+# PATCH kinds that set fields rather than append (server-side apply, JSON merge patch).
+IDEMPOTENT_METHODS = ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
+IDEMPOTENT_PATCHES = (APPLY_PATCH, MERGE_PATCH)
 
 
 def _retry_after(header: Optional[str]) -> float:
@@ -41,12 +55,30 @@ def _retry_after(header: Optional[str]) -> float:
         return 0.2
 
 
+def is_idempotent(method: str, content_type: Optional[str] = None) -> bool:
+    if method in IDEMPOTENT_METHODS:
+        return True
+    return method == "PATCH" and content_type in IDEMPOTENT_PATCHES
+
+
 class KubeError(Exception):
     """Base class of every error this client raises."""
 
 
 class KubeUnreachable(KubeError):
     """The API server did not answer within the bounded retries."""
+
+
+class KubeAnswerLost(KubeUnreachable):
+    """A request that is not safe to repeat was sent, and its answer was lost."""
+
+
+class KubeCredentialError(KubeError):
+    """The credentials of a request could not be had (the message names the kubeconfig field)."""
+
+
+class KubeTLSError(KubeError):
+    """The server's certificate is not trusted, or the client's is refused: never retried."""
 
 
 class KubeApiError(KubeError):
@@ -101,6 +133,44 @@ def resource_path(
     return path
 
 
+def contains(live: Any, desired: Any) -> bool:
+    """Whether ``live`` holds everything ``desired`` says (server defaults may add more)."""
+    if isinstance(desired, Mapping):
+        return isinstance(live, Mapping) and all(
+            key in live and contains(live[key], value) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(desired)
+            and all(contains(a, b) for a, b in zip(live, desired))  # noqa: B905 - Python 3.8
+        )
+    return live == desired
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    """HTTPS with a chosen TLS server name (kubeconfig ``tls-server-name``), tunnel or not."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: Optional[float],
+        context: ssl.SSLContext,
+        server_hostname: str,
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._fornax_context = context
+        self._server_hostname = server_hostname
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # TCP, and CONNECT through a proxy
+        self.sock = self._fornax_context.wrap_socket(
+            self.sock, server_hostname=self._server_hostname
+        )
+
+
 class KubeClient:
     """One API server, one persistent connection (not thread-safe: one client per thread)."""
 
@@ -114,23 +184,30 @@ class KubeClient:
         user_agent: str = "fornax-client",
     ) -> None:
         parts = urlsplit(settings.server)
-        if parts.scheme != "https" or not parts.hostname:
-            raise KubeError(f"server {settings.server!r} is not an https:// URL")
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise KubeError(f"server {settings.server!r} is not an https:// or http:// URL")
         self.settings = settings
+        self.tls = parts.scheme == "https"
         self.host = parts.hostname
-        self.port = parts.port or 443
+        self.port = parts.port or (443 if self.tls else 80)
         self.base_path = parts.path.rstrip("/")
         self.timeout = timeout
         self.connect_retries = connect_retries
         self.retry_delay = retry_delay
         self.user_agent = user_agent
+        self.credential: Optional[Credential] = settings.auth()
+        self.proxy = urlsplit(settings.proxy) if settings.proxy else None
         self._secrets_dir: Optional[str] = None
-        self._ssl = self._build_ssl_context()
-        self._conn: Optional[http.client.HTTPSConnection] = None
+        self._cert_pair: Optional[tuple[bytes, bytes]] = None
+        if settings.client_cert_data and settings.client_key_data:
+            self._cert_pair = (settings.client_cert_data, settings.client_key_data)
+        self._ssl = self._build_ssl_context(self._cert_pair) if self.tls else None
+        self._conn: Optional[http.client.HTTPConnection] = None
+        self.sent = 0  # requests written to a connection (tests read it)
 
     # -- TLS -----------------------------------------------------------------------------------
 
-    def _build_ssl_context(self) -> ssl.SSLContext:
+    def _build_ssl_context(self, pair: Optional[tuple[bytes, bytes]]) -> ssl.SSLContext:
         s = self.settings
         # Verifies the server certificate and host name by default.
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -142,26 +219,30 @@ class KubeClient:
             ctx.load_verify_locations(cadata=s.ca_data.decode())
         else:
             ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
-        if s.client_cert_data and s.client_key_data:
+        if pair:
             # ssl can only load a client key pair from files: keep them in a private directory
             # for the life of this client.
+            self._drop_secrets()
             self._secrets_dir = tempfile.mkdtemp(prefix="fornax-kube-")
             cert = os.path.join(self._secrets_dir, "client.crt")
             key = os.path.join(self._secrets_dir, "client.key")
-            for path, data in ((cert, s.client_cert_data), (key, s.client_key_data)):
+            for path, data in ((cert, pair[0]), (key, pair[1])):
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
             ctx.load_cert_chain(cert, key)
         return ctx
 
+    def _drop_secrets(self) -> None:
+        if self._secrets_dir:
+            shutil.rmtree(self._secrets_dir, ignore_errors=True)
+            self._secrets_dir = None
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        if self._secrets_dir:
-            shutil.rmtree(self._secrets_dir, ignore_errors=True)
-            self._secrets_dir = None
+        self._drop_secrets()
 
     def __enter__(self) -> KubeClient:
         return self
@@ -175,24 +256,52 @@ class KubeClient:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    def _new_connection(self, timeout: Optional[float]) -> http.client.HTTPSConnection:
-        server_hostname = self.settings.tls_server_name
-        conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._ssl)
-        if server_hostname:
-            # http.client has no SNI override; wrap the socket ourselves.
-            def connect(conn: http.client.HTTPSConnection = conn) -> None:
-                sock = socket.create_connection((self.host, self.port), timeout)
-                conn.sock = self._ssl.wrap_socket(sock, server_hostname=server_hostname)
-
-            conn.connect = connect  # type: ignore[method-assign]
+    def _new_connection(self, timeout: Optional[float]) -> http.client.HTTPConnection:
+        proxy = self.proxy
+        host, port = self.host, self.port
+        if proxy is not None:
+            host, port = proxy.hostname or "", proxy.port or 80
+        if not self.tls:
+            # Plain http, through a proxy with absolute URLs (see _url).
+            return http.client.HTTPConnection(host, port, timeout=timeout)
+        context = self._ssl or self._build_ssl_context(self._cert_pair)
+        conn = _TLSConnection(
+            host,
+            port,
+            timeout=timeout,
+            context=context,
+            server_hostname=self.settings.tls_server_name or self.host,
+        )
+        if proxy is not None:
+            conn.set_tunnel(self.host, self.port, headers=dict(self.settings.proxy_headers))
         return conn
 
-    def _headers(self, content_type: Optional[str], accept: str) -> dict[str, str]:
-        headers = {"Accept": accept, "User-Agent": self.user_agent}
+    def _credentials(self) -> Optional[str]:
+        """The Authorization header now; a client certificate from a plugin renews TLS."""
+        if self.credential is None:
+            return None
+        try:
+            header, pair = self.credential.current()
+        except KubeConfigError as exc:
+            raise KubeCredentialError(str(exc)) from exc
+        if pair is not None and pair != self._cert_pair and self.tls:
+            self._cert_pair = pair
+            self._ssl = self._build_ssl_context(pair)
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+        return header
+
+    def _headers(self, content_type: Optional[str], accept: str) -> list[tuple[str, str]]:
+        headers = [("Accept", accept), ("User-Agent", self.user_agent)]
         if content_type:
-            headers["Content-Type"] = content_type
-        if self.settings.token:
-            headers["Authorization"] = f"Bearer {self.settings.token}"
+            headers.append(("Content-Type", content_type))
+        authorization = self._credentials()
+        if authorization:
+            headers.append(("Authorization", authorization))
+        headers.extend(self.settings.impersonate)
+        if self.proxy is not None and not self.tls:
+            headers.extend(self.settings.proxy_headers)
         return headers
 
     def _url(self, path: str, query: Optional[Mapping[str, Any]]) -> str:
@@ -201,7 +310,67 @@ class KubeClient:
             clean = {k: v for k, v in query.items() if v is not None}
             if clean:
                 url += "?" + urlencode(clean)
+        if self.proxy is not None and not self.tls:
+            url = f"http://{self.host}:{self.port}{url}"  # absolute form for an http proxy
         return url
+
+    @staticmethod
+    def _send(
+        conn: http.client.HTTPConnection,
+        method: str,
+        url: str,
+        payload: Optional[bytes],
+        headers: list[tuple[str, str]],
+    ) -> None:
+        """Write one request; headers may repeat (Impersonate-Group)."""
+        conn.putrequest(method, url, skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        if payload is not None:
+            conn.putheader("Content-Length", str(len(payload)))
+        conn.endheaders(payload)
+
+    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        """An open connection: reused when the server has not closed it meanwhile."""
+        conn = self._conn
+        if conn is not None and conn.sock is not None:
+            try:
+                readable, _w, _x = select.select([conn.sock], [], [], 0)
+            except (OSError, ValueError):
+                readable = [conn.sock]
+            if readable:  # an idle keep-alive connection only reads when closed by the server
+                conn.close()
+                conn = None
+            else:
+                conn.sock.settimeout(timeout)
+        if conn is None or conn.sock is None:
+            conn = conn or self._new_connection(timeout)
+            self._conn = conn
+            try:
+                conn.connect()
+            except ssl.SSLCertVerificationError as exc:
+                self._drop_connection()
+                raise KubeTLSError(
+                    f"TLS to {self.settings.server}: the server's certificate is not trusted: "
+                    f"{exc} (check ca_cert / certificate-authority, or tls-server-name; "
+                    "validate_certs=false only for a test)"
+                ) from exc
+            except OSError as exc:
+                self._drop_connection()
+                if "Tunnel connection failed" in str(exc):
+                    from .proxy import redact  # noqa: PLC0415 - proxies only
+
+                    raise KubeUnreachable(
+                        f"proxy: {redact(self.settings.proxy)} refused CONNECT to "
+                        f"{self.host}:{self.port}: {exc}"
+                    ) from exc
+                raise
+        return conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def request(
         self,
@@ -212,50 +381,81 @@ class KubeClient:
         content_type: Optional[str] = None,
         query: Optional[Mapping[str, Any]] = None,
         timeout: Optional[float] = None,
+        resend_safe: Optional[bool] = None,
     ) -> Any:
         """Send one request and return the decoded JSON answer (None for an empty body).
 
-        Connection failures are retried ``connect_retries`` times with a growing delay; an
-        answer with an error status raises KubeApiError at once.
+        A request that did not reach the server is sent again up to ``connect_retries`` times
+        with a growing pause. One whose answer was lost is sent again only when it is
+        idempotent (or ``resend_safe``); otherwise KubeAnswerLost is raised. An answer with an
+        error status raises KubeApiError at once (a 429 waits and resends; a 401 with a
+        credential that can be fetched again does so once).
         """
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
             content_type = content_type or "application/json"
         payload = body.encode() if isinstance(body, str) else body
-        headers = self._headers(content_type, "application/json")
         url = self._url(path, query)
+        safe = is_idempotent(method, content_type) if resend_safe is None else resend_safe
+        wait = timeout or self.timeout
         last_error: Optional[BaseException] = None
         attempt = throttled = 0
+        refreshed = False
         while attempt <= self.connect_retries:
-            if self._conn is None:
-                self._conn = self._new_connection(timeout or self.timeout)
-            elif self._conn.sock is not None:
-                self._conn.sock.settimeout(timeout or self.timeout)
+            headers = self._headers(content_type, "application/json")
             try:
-                self._conn.request(method, url, body=payload, headers=headers)
-                response = self._conn.getresponse()
-                raw = response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                # A stale keep-alive connection or a server that is (re)starting: reconnect.
+                conn = self._connect(wait)
+            except OSError as exc:  # nothing was sent: safe to try again for any method
                 last_error = exc
-                self._conn.close()
-                self._conn = None
                 attempt += 1
                 time.sleep(self.retry_delay * attempt)
                 continue
+            try:
+                self.sent += 1
+                self._send(conn, method, url, payload, headers)
+                response = conn.getresponse()
+                raw = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                # Sent (at least in part), and no answer came back.
+                self._drop_connection()
+                last_error = exc
+                if not safe:
+                    raise KubeAnswerLost(
+                        f"API server {self.settings.server}: the answer to {method} {path} was "
+                        f"lost ({exc}); it may or may not have been carried out"
+                    ) from exc
+                attempt += 1
+                time.sleep(self.retry_delay * attempt)
+                continue
+            if response.will_close:
+                self._drop_connection()
             if response.status == 429 and throttled < MAX_THROTTLED_RETRIES:
                 # Not processed (throttled, or storage still initialising): safe to resend.
                 throttled += 1
                 time.sleep(_retry_after(response.getheader("Retry-After")))
                 continue
-            return self._decode(response.status, response.reason, raw)
+            if (
+                response.status == 401
+                and not refreshed
+                and self.credential is not None
+                and self.credential.refreshable
+            ):
+                refreshed = True  # not processed: fetch the credential again, resend once
+                try:
+                    self.credential.refresh()
+                except KubeConfigError as exc:
+                    raise KubeCredentialError(str(exc)) from exc
+                continue
+            return self._decode(response.status, response.reason, raw, self.credential)
         raise KubeUnreachable(
             f"API server {self.settings.server} did not answer {method} {path} after "
             f"{self.connect_retries + 1} attempts: {last_error}"
         )
 
     @staticmethod
-    def _decode(status: int, reason: str, raw: bytes) -> Any:
+    def _decode(
+        status: int, reason: str, raw: bytes, credential: Optional[Credential] = None
+    ) -> Any:
         data: Any = None
         if raw:
             try:
@@ -264,7 +464,15 @@ class KubeClient:
                 data = raw.decode(errors="replace")
         if status >= 400:
             message = data.get("message", "") if isinstance(data, dict) else str(data or "")
-            raise KubeApiError(status, reason, message.strip() or reason, data)
+            message = message.strip() or reason
+            if status == 401:
+                source = credential.describe() if credential else None
+                message += (
+                    f" (the credentials of {source} were refused)"
+                    if source
+                    else " (no credentials were sent: the connection settings hold none)"
+                )
+            raise KubeApiError(status, reason, message, data)
         return data
 
     # -- verbs ---------------------------------------------------------------------------------
@@ -280,8 +488,59 @@ class KubeClient:
                 return None
             raise
 
-    def create(self, path: str, obj: Mapping[str, Any], *, dry_run: bool = False) -> Any:
-        return self.request("POST", path, obj, query={"dryRun": "All" if dry_run else None})
+    def create(
+        self,
+        path: str,
+        obj: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        resend_safe: bool = False,
+    ) -> Any:
+        """POST ``obj`` to the collection ``path``.
+
+        ``resend_safe``: the request stores nothing (TokenRequest, reviews), so it may be sent
+        again like a GET. Otherwise a lost answer is reconciled: the object is read back by its
+        name; if it holds ``obj`` it was ours and is returned; if it is absent ``obj`` is sent
+        once more; if it holds something else that is a 409.
+        """
+        query = {"dryRun": "All" if dry_run else None}
+        try:
+            return self.request("POST", path, obj, query=query, resend_safe=resend_safe or dry_run)
+        except KubeAnswerLost as lost:
+            return self._reconcile_create(path, obj, query, lost)
+
+    def _reconcile_create(
+        self, path: str, obj: Mapping[str, Any], query: Mapping[str, Any], lost: KubeAnswerLost
+    ) -> Any:
+        name = (obj.get("metadata") or {}).get("name")
+        if not name:
+            raise KubeAnswerLost(
+                f"{lost}; the object has no fixed name (generateName), so whether it exists "
+                "cannot be told: not sent again"
+            ) from lost
+        object_path = f"{path.split('?', maxsplit=1)[0]}/{_quote(name)}"
+        for resends in range(2):
+            live = self.get_or_none(object_path)
+            if live is not None:
+                if contains(live, obj):
+                    return live
+                raise KubeApiError(
+                    409,
+                    "AlreadyExists",
+                    f"{object_path} exists with other content than the create whose answer "
+                    "was lost",
+                    live,
+                )
+            if resends:
+                break
+            try:
+                return self.request("POST", path, obj, query=query)
+            except KubeApiError as exc:
+                if exc.status != 409:  # the first one landed meanwhile: read it back
+                    raise
+            except KubeAnswerLost:
+                continue
+        raise KubeUnreachable(f"{lost}; read back and sent once more: still not created")
 
     def replace(self, path: str, obj: Mapping[str, Any], *, dry_run: bool = False) -> Any:
         return self.request("PUT", path, obj, query={"dryRun": "All" if dry_run else None})
@@ -344,17 +603,18 @@ class KubeClient:
             "labelSelector": label_selector,
             "allowWatchBookmarks": "true" if allow_bookmarks else None,
         }
+        headers = self._headers(None, "application/json")
         conn = self._new_connection(timeout_seconds + 15)
         try:
             try:
-                conn.request(
-                    "GET", self._url(path, query), headers=self._headers(None, "application/json")
-                )
+                self._send(conn, "GET", self._url(path, query), None, headers)
                 response = conn.getresponse()
+            except ssl.SSLCertVerificationError as exc:
+                raise KubeTLSError(f"watch {path} on {self.settings.server}: {exc}") from exc
             except (OSError, http.client.HTTPException) as exc:
                 raise KubeUnreachable(f"watch {path} on {self.settings.server}: {exc}") from exc
             if response.status >= 400:
-                self._decode(response.status, response.reason, response.read())
+                self._decode(response.status, response.reason, response.read(), self.credential)
             while True:
                 try:
                     line = response.readline()

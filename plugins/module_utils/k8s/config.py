@@ -1,9 +1,23 @@
 # Copyright: contributors to centaurus.fornax
 # Apache License 2.0 (see LICENSE)
-"""Connection settings for a Kubernetes API server, from a kubeconfig or explicit options.
+"""The one kubeconfig reader and writer, and connection settings for a Kubernetes API server.
 
-Pure Python (no Ansible imports): the modules, the agent and the test harness all resolve their
-connection here, with the same K8S_AUTH_* environment fallbacks as kubernetes.core.
+Pure Python (no Ansible imports, Python 3.8 syntax): the modules, the agent, the roles (through
+the ``kubeconfig`` filters) and the test harness all resolve their connection here.
+
+Reading follows kubectl: KUBECONFIG lists files to merge (the first file to define a cluster,
+user or context name wins, and so does the first current-context); a context's namespace; file
+references relative to the file that holds them; client certificates (file or data), token,
+tokenFile (read again as it rotates), exec plugins (credentials.py), OIDC id-tokens, basic auth,
+impersonation (as, as-uid, as-groups, as-user-extra), proxy-url and the proxy environment,
+http:// and https:// servers, and the in-cluster service account. Module options and their
+K8S_AUTH_* fallbacks are kubernetes.core's. Booleans are strict: a quoted "false" is an error
+naming the field, never a true value. Everything unusable fails naming the field; no request is
+sent without the credentials a kubeconfig asks for.
+
+Writing is kubeconfig_file.py (``write_kubeconfig``: atomic, mode 0600, the Go-safe dumper);
+proxy rules are proxy.py, exec plugins exec_plugin.py. Those are imported only when used:
+modules run from a zip, so every line imported costs compile time on every task.
 """
 
 from __future__ import annotations
@@ -13,58 +27,137 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
+from urllib.parse import quote, urlsplit
 
-from .yaml_support import require_yaml, yaml
+from .credentials import (
+    EXEC_CLUSTER_EXTENSION,
+    BasicAuth,
+    Credential,
+    KubeConfigError,
+    StaticToken,
+    TokenFile,
+    jwt_claims,
+)
+from .yaml_support import CONFIG_LIMITS, YamlLimitError, safe_load
 
-# Option name -> environment variable consulted when the option is not given.
-ENV_FALLBACKS = {
-    "kubeconfig": "K8S_AUTH_KUBECONFIG",
-    "context": "K8S_AUTH_CONTEXT",
-    "host": "K8S_AUTH_HOST",
-    "api_key": "K8S_AUTH_API_KEY",
-    "ca_cert": "K8S_AUTH_SSL_CA_CERT",
-    "client_cert": "K8S_AUTH_CERT_FILE",
-    "client_key": "K8S_AUTH_KEY_FILE",
-    "validate_certs": "K8S_AUTH_VERIFY_SSL",
+__all__ = [
+    "ENV_FALLBACKS",
+    "ConnectionSettings",
+    "KubeConfig",
+    "KubeConfigError",
+    "env_bool",
+    "incluster_settings",
+    "jwt_claims",
+    "kubeconfig_dict",
+    "load_kubeconfig",
+    "read_file",
+    "resolve_settings",
+    "settings_from_kubeconfig",
+    "strict_bool",
+]
+
+# Option -> environment variables consulted, in order, when the option is not given (the names
+# kubernetes.core reads: K8S_AUTH_<option>, then K8S_AUTH_<its kubernetes-client name>).
+ENV_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "kubeconfig": ("K8S_AUTH_KUBECONFIG",),
+    "context": ("K8S_AUTH_CONTEXT",),
+    "host": ("K8S_AUTH_HOST",),
+    "api_key": ("K8S_AUTH_API_KEY",),
+    "username": ("K8S_AUTH_USERNAME",),
+    "password": ("K8S_AUTH_PASSWORD",),
+    "ca_cert": ("K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"),
+    "client_cert": ("K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"),
+    "client_key": ("K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"),
+    "validate_certs": ("K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"),
+    "proxy": ("K8S_AUTH_PROXY",),
+    "no_proxy": ("K8S_AUTH_NO_PROXY",),
+    "persist_config": ("K8S_AUTH_PERSIST_CONFIG",),
+    "impersonate_user": ("K8S_AUTH_IMPERSONATE_USER",),
+    "impersonate_groups": ("K8S_AUTH_IMPERSONATE_GROUPS",),
 }
+PROXY_HEADER_OPTIONS = ("proxy_basic_auth", "basic_auth", "user_agent")
+PROXY_HEADERS_ENV = "K8S_AUTH_PROXY_HEADERS_"  # + the suboption in upper case
+# The proxy variables a server's scheme reads (as Go's http.ProxyFromEnvironment); with any of
+# them set, proxy.py decides.
+PROXY_ENV = {"https": ("HTTPS_PROXY", "https_proxy"), "http": ("HTTP_PROXY", "http_proxy")}
+PROXY_ENV_NAMES = PROXY_ENV["https"] + PROXY_ENV["http"]
+BOOL_OPTIONS = ("validate_certs", "persist_config")
+# The spellings accepted for a boolean in an environment variable (case-insensitive).
+ENV_TRUE = ("true", "yes", "on", "1")
+ENV_FALSE = ("false", "no", "off", "0")
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+DEFAULT_NAMESPACE = "default"
+# In-cluster configuration: the service account's files and the service's address.
+SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Points the in-cluster reader at another directory (tests; a sidecar that mounts it elsewhere).
+SERVICEACCOUNT_DIR_ENV = "FORNAX_SERVICEACCOUNT_DIR"
+SERVICE_HOST_ENV = "KUBERNETES_SERVICE_HOST"
+SERVICE_PORT_ENV = "KUBERNETES_SERVICE_PORT"
+SCHEMES = ("https", "http")
+SECTIONS = {"clusters": "cluster", "users": "user", "contexts": "context"}
 
 
-class KubeConfigError(ValueError):
-    """The connection settings are unusable; the message names the field and value."""
+# -- booleans ----------------------------------------------------------------------------------
+
+
+def strict_bool(value: Any, where: str) -> bool:
+    """A kubeconfig boolean: only a real true/false (Go's kubeconfig loader refuses the rest)."""
+    if isinstance(value, bool):
+        return value
+    hint = " (a quoted string: drop the quotes)" if isinstance(value, str) else ""
+    raise KubeConfigError(f"{where}: expected true or false, got {value!r}{hint}")
+
+
+def env_bool(value: Any, where: str) -> bool:
+    """A boolean option or environment value: true/false/yes/no/on/off/1/0, any case."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ENV_TRUE:
+        return True
+    if text in ENV_FALSE:
+        return False
+    raise KubeConfigError(
+        f"{where}: expected a boolean ({'/'.join(ENV_TRUE)} or {'/'.join(ENV_FALSE)}), "
+        f"got {value!r}"
+    )
+
+
+# -- settings ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Everything needed to open a TLS connection to one API server."""
+    """Everything needed to reach one API server as one identity."""
 
     server: str
     ca_data: Optional[bytes] = None
     client_cert_data: Optional[bytes] = None
     client_key_data: Optional[bytes] = None
-    token: Optional[str] = None
+    token: Optional[str] = None  # a static bearer token (also in ``credential``)
     verify: bool = True
     tls_server_name: Optional[str] = None
     source: str = field(default="options", compare=False)
+    namespace: str = DEFAULT_NAMESPACE
+    credential: Optional[Credential] = field(default=None, compare=False)
+    impersonate: tuple[tuple[str, str], ...] = ()  # (header, value), repeated headers allowed
+    proxy: Optional[str] = None  # http:// proxy URL, after NO_PROXY and loopback rules
+    proxy_headers: tuple[tuple[str, str], ...] = ()  # sent to the proxy only
+
+    def auth(self) -> Optional[Credential]:
+        """The credential source of requests (a static token becomes one)."""
+        if self.credential is not None:
+            return self.credential
+        if self.token:
+            return StaticToken(self.token, "token")
+        return None
 
 
-def _env_or(value: Any, option: str, env: Mapping[str, str]) -> Any:
-    if value is None or value == "":
-        return env.get(ENV_FALLBACKS[option]) or None
-    return value
+# -- reading kubeconfig files ------------------------------------------------------------------
 
 
-def _as_bool(value: Any, option: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise KubeConfigError(f"{option}: expected a boolean, got {value!r}")
-
-
-def _read_file(path: str, option: str) -> bytes:
+def read_file(path: str, option: str) -> bytes:
     try:
         with open(os.path.expanduser(path), "rb") as handle:
             return handle.read()
@@ -72,164 +165,615 @@ def _read_file(path: str, option: str) -> bytes:
         raise KubeConfigError(f"{option}: cannot read {path!r}: {exc.strerror}") from exc
 
 
-def _data_or_file(entry: Mapping[str, Any], key: str, where: str, base_dir: str) -> Optional[bytes]:
-    """Read ``<key>-data`` (base64) or ``<key>`` (a path relative to the kubeconfig)."""
-    inline = entry.get(f"{key}-data")
+def parse_yaml(text: bytes, where: str) -> Any:
+    """The hardened loader (size, depth and alias budgets; JSON-safe values)."""
+    try:
+        return safe_load(text, where, CONFIG_LIMITS)
+    except YamlLimitError as exc:
+        raise KubeConfigError(str(exc)) from exc
+
+
+class _Entry:
+    """One named cluster, user or context, with the file that defined it."""
+
+    __slots__ = ("base_dir", "body", "origin")
+
+    def __init__(self, body: Mapping[str, Any], base_dir: str, origin: str) -> None:
+        self.body = body
+        self.base_dir = base_dir
+        self.origin = origin
+
+
+class KubeConfig:
+    """One or more kubeconfigs merged like kubectl merges KUBECONFIG."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, _Entry]] = {s: {} for s in SECTIONS}
+        self.current_context: Optional[str] = None
+        self.origins: list[str] = []
+
+    @property
+    def source(self) -> str:
+        return ", ".join(repr(o) for o in self.origins) or "(none)"
+
+    def add(self, doc: Any, base_dir: str, origin: str) -> None:
+        """Merge one parsed document; names already defined keep their first definition."""
+        if doc is None:
+            doc = {}
+        if not isinstance(doc, Mapping):
+            raise KubeConfigError(f"kubeconfig: {origin} does not hold a kubeconfig mapping")
+        self.origins.append(origin)
+        for section, singular in SECTIONS.items():
+            items = doc.get(section)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                raise KubeConfigError(f"{section}: expected a list in {origin}, got {items!r}")
+            for index, item in enumerate(items):
+                where = f"{section}[{index}]"
+                if not isinstance(item, Mapping):
+                    raise KubeConfigError(f"{where}: expected a mapping in {origin}")
+                name = item.get("name")
+                if not isinstance(name, str) or not name:
+                    hint = " (quote it: names are strings)" if name is not None else ""
+                    raise KubeConfigError(
+                        f"{where}.name: expected a string in {origin}, got {name!r}{hint}"
+                    )
+                body = item.get(singular)
+                if body is None:
+                    body = {}
+                if not isinstance(body, Mapping):
+                    raise KubeConfigError(
+                        f"{section}[{name}].{singular}: expected a mapping in {origin}"
+                    )
+                self.entries[section].setdefault(name, _Entry(body, base_dir, origin))
+        current = doc.get("current-context")
+        if current is not None and not isinstance(current, str):
+            raise KubeConfigError(f"current-context: expected a string in {origin}")
+        if current and self.current_context is None:
+            self.current_context = current
+
+    def get(self, section: str, name: str, wanted_by: str) -> _Entry:
+        entry = self.entries[section].get(name)
+        if entry is None:
+            known = ", ".join(sorted(self.entries[section])) or "none"
+            raise KubeConfigError(
+                f"{wanted_by}: no {SECTIONS[section]} named {name!r} in the kubeconfig "
+                f"{self.source} (known: {known})"
+            )
+        return entry
+
+
+def _split_paths(value: Any) -> list[str]:
+    paths = list(value) if isinstance(value, (list, tuple)) else str(value).split(os.pathsep)
+    if not all(isinstance(p, str) for p in paths):
+        raise KubeConfigError(f"kubeconfig: expected paths, got {value!r}")
+    return [p for p in paths if p.strip()]
+
+
+def load_kubeconfig(
+    kubeconfig: Any, *, skip_missing: bool = False, option: str = "kubeconfig"
+) -> KubeConfig:
+    """Read and merge kubeconfigs: a path, several (a list, or joined by ':'), or a dict.
+
+    ``skip_missing`` is KUBECONFIG's rule (files that do not exist are left out); an explicitly
+    named file must exist.
+    """
+    merged = KubeConfig()
+    if isinstance(kubeconfig, Mapping):
+        merged.add(kubeconfig, os.getcwd(), "(inline dict)")
+        return merged
+    if not isinstance(kubeconfig, (str, list, tuple)):
+        raise KubeConfigError(
+            f"{option}: expected a path or a dict, got {type(kubeconfig).__name__}"
+        )
+    for path in _split_paths(kubeconfig):
+        full = os.path.abspath(os.path.expanduser(path))
+        if skip_missing and not os.path.exists(full):
+            continue
+        text = read_file(full, option)
+        merged.add(parse_yaml(text, f"{option}: {path!r}"), os.path.dirname(full), path)
+    if not merged.origins:
+        raise KubeConfigError(f"{option}: none of {kubeconfig!r} exists")
+    return merged
+
+
+def _relative(path: Any, base_dir: str, where: str) -> str:
+    if not isinstance(path, str) or not path:
+        raise KubeConfigError(f"{where}: expected a path, got {path!r}")
+    path = os.path.expanduser(path)
+    return path if os.path.isabs(path) else os.path.join(base_dir, path)
+
+
+def _data_or_file(entry: _Entry, key: str, where: str) -> Optional[bytes]:
+    """``<key>-data`` (base64) wins over ``<key>`` (a path relative to its kubeconfig)."""
+    inline = entry.body.get(f"{key}-data")
     if inline:
+        if not isinstance(inline, str):
+            raise KubeConfigError(f"{where}.{key}-data: expected base64 text")
         try:
             return base64.b64decode(inline, validate=True)
         except (ValueError, TypeError) as exc:
             raise KubeConfigError(f"{where}.{key}-data: not valid base64") from exc
-    path = entry.get(key)
+    path = entry.body.get(key)
     if path:
-        full = path if os.path.isabs(path) else os.path.join(base_dir, path)
-        return _read_file(full, f"{where}.{key}")
+        return read_file(_relative(path, entry.base_dir, f"{where}.{key}"), f"{where}.{key}")
     return None
 
 
-def _named(items: Any, name: str, section: str, source: str) -> Mapping[str, Any]:
-    for item in items or []:
-        if isinstance(item, Mapping) and item.get("name") == name:
-            return item.get(section.rstrip("s")) or {}
-    raise KubeConfigError(f"kubeconfig {source}: no {section[:-1]} named {name!r} in {section}")
+def _optional_str(body: Mapping[str, Any], key: str, where: str) -> Optional[str]:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise KubeConfigError(f"{where}.{key}: expected a string, got {value!r}")
+    return value or None
 
 
-def load_kubeconfig(
-    kubeconfig: Any, context: Optional[str] = None
-) -> tuple[Mapping[str, Any], str, str]:
-    """Return (parsed kubeconfig, its base directory, a description of its source)."""
-    if isinstance(kubeconfig, Mapping):
-        return kubeconfig, os.getcwd(), "(inline dict)"
-    if not isinstance(kubeconfig, str):
+def _impersonation(user: Mapping[str, Any], where: str) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    name = _optional_str(user, "as", where)
+    uid = _optional_str(user, "as-uid", where)
+    groups = user.get("as-groups") or []
+    extra = user.get("as-user-extra") or {}
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise KubeConfigError(f"{where}.as-groups: expected a list of strings, got {groups!r}")
+    if not isinstance(extra, Mapping):
+        raise KubeConfigError(f"{where}.as-user-extra: expected a mapping of lists")
+    if (uid or groups or extra) and not name:
         raise KubeConfigError(
-            f"kubeconfig: expected a path or a dict, got {type(kubeconfig).__name__}"
+            f"{where}.as: as-uid, as-groups and as-user-extra need a user to impersonate (as)"
         )
-    path = os.path.expanduser(kubeconfig)
-    require_yaml()
-    text = _read_file(path, "kubeconfig")
+    if name:
+        headers.append(("Impersonate-User", name))
+    if uid:
+        headers.append(("Impersonate-Uid", uid))
+    headers.extend(("Impersonate-Group", g) for g in groups)
+    for key, values in extra.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise KubeConfigError(f"{where}.as-user-extra.{key}: expected a list of strings")
+        # The key is percent-encoded (header names allow few characters), the values are sent
+        # as they are (client-go does the same; the API server decodes the key only).
+        header = "Impersonate-Extra-" + quote(str(key), safe="-!#$&'*+.^_`|~")
+        for value in values:
+            if "\r" in value or "\n" in value:
+                raise KubeConfigError(f"{where}.as-user-extra.{key}: a value holds a line break")
+            headers.append((header, value))
+    return headers
+
+
+_REMOVED_AUTH_PROVIDERS = {
+    "gcp": "the exec plugin gke-gcloud-auth-plugin",
+    "azure": "the exec plugin kubelogin",
+}
+
+
+def _auth_provider(provider: Any, where: str) -> Credential:
+    where = f"{where}.auth-provider"
+    if not isinstance(provider, Mapping):
+        raise KubeConfigError(f"{where}: expected a mapping, got {provider!r}")
+    name = provider.get("name")
+    if name in _REMOVED_AUTH_PROVIDERS:
+        raise KubeConfigError(
+            f"{where}.name: {name!r} auth-provider plugins were removed from the Kubernetes "
+            f"clients in 1.26; use {_REMOVED_AUTH_PROVIDERS[name]} (users[].user.exec)"
+        )
+    if name != "oidc":
+        raise KubeConfigError(f"{where}.name: {name!r} is not supported (only oidc id-tokens)")
+    config = provider.get("config") or {}
+    token = config.get("id-token") if isinstance(config, Mapping) else None
+    if not token:
+        raise KubeConfigError(
+            f"{where}.config.id-token: missing; log in first, or use an OIDC exec plugin "
+            "(kubelogin) that fetches and refreshes tokens"
+        )
     try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise KubeConfigError(f"kubeconfig: {kubeconfig!r} is not valid YAML: {exc}") from exc
-    if not isinstance(parsed, Mapping):
-        raise KubeConfigError(f"kubeconfig: {kubeconfig!r} does not hold a kubeconfig mapping")
-    return parsed, os.path.dirname(os.path.abspath(path)), repr(kubeconfig)
+        return StaticToken(token, f"{where}.config.id-token")
+    except KubeConfigError as exc:
+        raise KubeConfigError(
+            f"{exc} (refreshing OIDC tokens is not built in: use an exec plugin such as kubelogin)"
+        ) from exc
 
 
-def settings_from_kubeconfig(kubeconfig: Any, context: Optional[str] = None) -> ConnectionSettings:
-    config, base_dir, source = load_kubeconfig(kubeconfig, context)
-    context_name = context or config.get("current-context")
+def _exec_cluster_info(cluster: _Entry, ca: Optional[bytes]) -> dict[str, Any]:
+    """The cluster as an exec plugin sees it with provideClusterInfo (ExecCredential spec)."""
+    body = cluster.body
+    info: dict[str, Any] = {"server": body.get("server")}
+    for key, name in (
+        ("tls-server-name", "tlsServerName"),
+        ("insecure-skip-tls-verify", "insecureSkipTLSVerify"),
+        ("proxy-url", "proxyURL"),
+        ("disable-compression", "disableCompression"),
+    ):
+        if body.get(key) is not None:
+            info[name] = body[key]
+    if ca:
+        info["certificateAuthorityData"] = base64.b64encode(ca).decode()
+    for extension in body.get("extensions") or []:
+        if isinstance(extension, Mapping) and extension.get("name") == EXEC_CLUSTER_EXTENSION:
+            info["config"] = extension.get("extension")
+    return info
+
+
+def _user_credential(
+    user: _Entry, where: str, cluster: _Entry, ca: Optional[bytes]
+) -> tuple[Optional[Credential], Optional[str]]:
+    """(credential source, static token) of a kubeconfig user."""
+    body = user.body
+    token = body.get("token")
+    token_file = body.get("tokenFile")
+    basic = body.get("username") is not None or body.get("password") is not None
+    kinds = [k for k in ("exec", "auth-provider") if body.get(k) is not None]
+    if len(kinds) > 1:
+        raise KubeConfigError(f"{where}: exec and auth-provider cannot both be set")
+    if (token or token_file) and basic:
+        raise KubeConfigError(f"{where}: username/password and a token cannot both be set")
+    # A bearer token wins over a plugin (as in client-go).
+    if token:
+        return StaticToken(token, f"{where}.token"), str(token).strip()
+    if token_file:
+        path = _relative(token_file, user.base_dir, f"{where}.tokenFile")
+        return TokenFile(path, f"{where}.tokenFile"), None
+    if body.get("auth-provider") is not None:
+        return _auth_provider(body["auth-provider"], where), None
+    if body.get("exec") is not None:
+        from .exec_plugin import ExecPlugin  # noqa: PLC0415 - exec users only
+
+        info = _exec_cluster_info(cluster, ca)
+        return ExecPlugin(body["exec"], f"{where}.exec", user.base_dir, info), None
+    if basic:
+        return BasicAuth(body.get("username"), body.get("password"), where), None
+    return None, None
+
+
+def settings_from_kubeconfig(
+    kubeconfig: Any,
+    context: Optional[str] = None,
+    *,
+    skip_missing: bool = False,
+    option: str = "kubeconfig",
+) -> ConnectionSettings:
+    """The settings of ``context`` (default the current one) of a kubeconfig (merged)."""
+    config = (
+        kubeconfig
+        if isinstance(kubeconfig, KubeConfig)
+        else load_kubeconfig(kubeconfig, skip_missing=skip_missing, option=option)
+    )
+    context_name = context or config.current_context
     if not context_name:
-        raise KubeConfigError(f"context: kubeconfig {source} has no current-context; name one")
-    ctx = _named(config.get("contexts"), context_name, "contexts", source)
-    cluster_name, user_name = ctx.get("cluster"), ctx.get("user")
-    if not cluster_name:
-        raise KubeConfigError(f"context: context {context_name!r} of {source} names no cluster")
-    cluster = _named(config.get("clusters"), cluster_name, "clusters", source)
-    user = _named(config.get("users"), user_name, "users", source) if user_name else {}
-    server = cluster.get("server")
-    if not server:
-        raise KubeConfigError(f"kubeconfig {source}: cluster {cluster_name!r} has no server")
-    token = user.get("token")
-    if not token and user.get("tokenFile"):
-        token = _read_file(user["tokenFile"], f"users[{user_name}].tokenFile").decode().strip()
-    where = f"users[{user_name}]"
+        raise KubeConfigError(
+            f"context: the kubeconfig {config.source} has no current-context; name one"
+        )
+    ctx = config.get("contexts", context_name, "context")
+    where_ctx = f"contexts[{context_name}]"
+    cluster_name = ctx.body.get("cluster")
+    user_name = ctx.body.get("user")
+    if not isinstance(cluster_name, str) or not cluster_name:
+        raise KubeConfigError(f"{where_ctx}.cluster: context {context_name!r} names no cluster")
+    if user_name is not None and not isinstance(user_name, str):
+        raise KubeConfigError(f"{where_ctx}.user: expected a string, got {user_name!r}")
+    namespace = _optional_str(ctx.body, "namespace", where_ctx) or DEFAULT_NAMESPACE
+    cluster = config.get("clusters", cluster_name, f"{where_ctx}.cluster")
+    where_cl = f"clusters[{cluster_name}]"
+    server = cluster.body.get("server")
+    if not isinstance(server, str) or not server:
+        raise KubeConfigError(f"{where_cl}.server: missing (the API server's URL)")
+    insecure = strict_bool(
+        cluster.body.get("insecure-skip-tls-verify", False), f"{where_cl}.insecure-skip-tls-verify"
+    )
+    if cluster.body.get("disable-compression") is not None:
+        strict_bool(cluster.body["disable-compression"], f"{where_cl}.disable-compression")
+    ca = _data_or_file(cluster, "certificate-authority", where_cl)
+    if insecure and ca:
+        raise KubeConfigError(
+            f"{where_cl}.insecure-skip-tls-verify: true together with a certificate-authority "
+            "is refused (as by kubectl): drop one"
+        )
+    user = config.get("users", user_name, f"{where_ctx}.user") if user_name else None
+    where_us = f"users[{user_name}]"
+    credential, token = (None, None)
+    cert = key = None
+    impersonate: list[tuple[str, str]] = []
+    if user is not None:
+        credential, token = _user_credential(user, where_us, cluster, ca)
+        cert = _data_or_file(user, "client-certificate", where_us)
+        key = _data_or_file(user, "client-key", where_us)
+        if bool(cert) != bool(key):
+            raise KubeConfigError(
+                f"{where_us}: client-certificate and client-key come together (one is missing)"
+            )
+        impersonate = _impersonation(user.body, where_us)
+    proxy_url = _optional_str(cluster.body, "proxy-url", where_cl)
+    headers: tuple = ()
+    if proxy_url:
+        from .proxy import check_proxy_url, proxy_headers  # noqa: PLC0415 - proxies only
+
+        check_proxy_url(proxy_url, f"{where_cl}.proxy-url")
+        headers = proxy_headers(proxy_url, None)
     return ConnectionSettings(
-        server=server.rstrip("/"),
-        ca_data=_data_or_file(
-            cluster, "certificate-authority", f"clusters[{cluster_name}]", base_dir
-        ),
-        client_cert_data=_data_or_file(user, "client-certificate", where, base_dir),
-        client_key_data=_data_or_file(user, "client-key", where, base_dir),
+        server=_check_server(server, f"{where_cl}.server"),
+        ca_data=ca,
+        client_cert_data=cert,
+        client_key_data=key,
         token=token,
-        verify=not cluster.get("insecure-skip-tls-verify", False),
-        tls_server_name=cluster.get("tls-server-name"),
-        source=f"kubeconfig {source} context {context_name!r}",
+        verify=not insecure,
+        tls_server_name=_optional_str(cluster.body, "tls-server-name", where_cl),
+        source=f"kubeconfig {config.source} context {context_name!r}",
+        namespace=namespace,
+        credential=credential,
+        impersonate=tuple(impersonate),
+        proxy=proxy_url,
+        proxy_headers=headers,
     )
 
 
-def resolve_settings(
+def _check_server(server: str, where: str) -> str:
+    parts = urlsplit(server)
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        raise KubeConfigError(f"{where}: {server!r} must be an https:// (or http://) URL")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise KubeConfigError(f"{where}: {server!r} has an invalid port") from exc
+    return server.rstrip("/")
+
+
+# -- in-cluster --------------------------------------------------------------------------------
+
+
+def incluster_available(env: Mapping[str, str]) -> bool:
+    return bool(env.get(SERVICE_HOST_ENV) and env.get(SERVICE_PORT_ENV))
+
+
+def incluster_settings(
+    env: Optional[Mapping[str, str]] = None, sa_dir: Optional[str] = None
+) -> ConnectionSettings:
+    """The pod's service account: token and CA under ``sa_dir`` (default the in-cluster path,
+    or $FORNAX_SERVICEACCOUNT_DIR), server from KUBERNETES_SERVICE_HOST/PORT. The token is read
+    again every minute: the kubelet rotates projected tokens."""
+    env = os.environ if env is None else env
+    sa_dir = sa_dir or env.get(SERVICEACCOUNT_DIR_ENV) or SERVICEACCOUNT_DIR
+    host, port = env.get(SERVICE_HOST_ENV), env.get(SERVICE_PORT_ENV)
+    if not host or not port:
+        raise KubeConfigError(
+            f"{SERVICE_HOST_ENV}/{SERVICE_PORT_ENV}: not set, so this is not a pod; give a "
+            "kubeconfig or host"
+        )
+    if not port.isdigit():
+        raise KubeConfigError(f"{SERVICE_PORT_ENV}: {port!r} is not a port")
+    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    where = f"in-cluster service account ({sa_dir})"
+    credential = TokenFile(os.path.join(sa_dir, "token"), f"{where}: token")
+    ca = read_file(os.path.join(sa_dir, "ca.crt"), f"{where}: ca.crt")
+    namespace = DEFAULT_NAMESPACE
+    ns_file = os.path.join(sa_dir, "namespace")
+    if os.path.exists(ns_file):
+        namespace = read_file(ns_file, f"{where}: namespace").decode().strip() or namespace
+    return ConnectionSettings(
+        server=server,
+        ca_data=ca,
+        source=where,
+        namespace=namespace,
+        credential=credential,
+    )
+
+
+# -- options + kubeconfig -> settings ----------------------------------------------------------
+
+
+def _from_env(value: Any, option: str, env: Mapping[str, str]) -> Any:
+    if value is not None and value != "":
+        return value
+    for name in ENV_FALLBACKS[option]:
+        if env.get(name):
+            return env[name]
+    return None
+
+
+def _env_name(option: str) -> str:
+    return ENV_FALLBACKS[option][0]
+
+
+def default_kubeconfig(env: Mapping[str, str]) -> Optional[tuple[Any, bool, str]]:
+    """(kubeconfig, skip_missing, option name) kubectl would use, or None (then in-cluster)."""
+    if env.get("KUBECONFIG"):
+        return env["KUBECONFIG"], True, "KUBECONFIG"
+    home = os.path.expanduser(DEFAULT_KUBECONFIG)
+    if os.path.exists(home) or not incluster_available(env):
+        return DEFAULT_KUBECONFIG, False, "kubeconfig"
+    return None
+
+
+def resolve_settings(  # noqa: PLR0912, PLR0915 - one option after the other
     *,
     kubeconfig: Any = None,
     context: Optional[str] = None,
     host: Optional[str] = None,
     api_key: Optional[str] = None,
+    username: Optional[str] = None,
+    password: Optional[str] = None,
     ca_cert: Optional[str] = None,
     client_cert: Optional[str] = None,
     client_key: Optional[str] = None,
     validate_certs: Any = None,
+    proxy: Optional[str] = None,
+    no_proxy: Optional[str] = None,
+    proxy_headers: Optional[Mapping[str, Any]] = None,
+    persist_config: Any = None,
+    impersonate_user: Optional[str] = None,
+    impersonate_groups: Any = None,
     env: Optional[Mapping[str, str]] = None,
+    sa_dir: Optional[str] = None,
 ) -> ConnectionSettings:
-    """Combine explicit options, K8S_AUTH_* variables and a kubeconfig into one set of settings.
+    """Combine the options (kubernetes.core's), their K8S_AUTH_* fallbacks and a kubeconfig.
 
-    Explicit options win over the kubeconfig they are combined with; without a host and a
-    kubeconfig, $KUBECONFIG and then ~/.kube/config are used.
+    Without ``kubeconfig`` and ``host``: $KUBECONFIG (merged), else ~/.kube/config, else the
+    in-cluster service account. Explicit options win over the kubeconfig.
     """
     env = os.environ if env is None else env
-    kubeconfig = _env_or(kubeconfig, "kubeconfig", env)
-    context = _env_or(context, "context", env)
-    host = _env_or(host, "host", env)
-    api_key = _env_or(api_key, "api_key", env)
-    ca_cert = _env_or(ca_cert, "ca_cert", env)
-    client_cert = _env_or(client_cert, "client_cert", env)
-    client_key = _env_or(client_key, "client_key", env)
-    validate_certs = _env_or(validate_certs, "validate_certs", env)
+    kubeconfig = _from_env(kubeconfig, "kubeconfig", env)
+    context = _from_env(context, "context", env)
+    host = _from_env(host, "host", env)
+    api_key = _from_env(api_key, "api_key", env)
+    username = _from_env(username, "username", env)
+    password = _from_env(password, "password", env)
+    ca_cert = _from_env(ca_cert, "ca_cert", env)
+    client_cert = _from_env(client_cert, "client_cert", env)
+    client_key = _from_env(client_key, "client_key", env)
+    proxy = _from_env(proxy, "proxy", env)
+    no_proxy = _from_env(no_proxy, "no_proxy", env)
+    impersonate_user = _from_env(impersonate_user, "impersonate_user", env)
+    flags = {}
+    for name, value in (("validate_certs", validate_certs), ("persist_config", persist_config)):
+        if value is None and any(env.get(n) for n in ENV_FALLBACKS[name]):
+            var = next(n for n in ENV_FALLBACKS[name] if env.get(n))
+            flags[name] = env_bool(env[var], var)
+        elif value is not None:
+            flags[name] = env_bool(value, name)
+    if impersonate_groups is None and env.get(_env_name("impersonate_groups")):
+        impersonate_groups = [g for g in env[_env_name("impersonate_groups")].split(",") if g]
+    if isinstance(impersonate_groups, str):
+        impersonate_groups = [g for g in impersonate_groups.split(",") if g]
+    if proxy_headers is None:
+        from_env = {
+            key: env[PROXY_HEADERS_ENV + key.upper()]
+            for key in PROXY_HEADER_OPTIONS
+            if env.get(PROXY_HEADERS_ENV + key.upper())
+        }
+        proxy_headers = from_env or None
 
-    if kubeconfig is None and host is None:
-        kubeconfig = (env.get("KUBECONFIG") or "").split(os.pathsep)[0] or "~/.kube/config"
-    base = settings_from_kubeconfig(kubeconfig, context) if kubeconfig is not None else None
-    if base is None and not host:
-        raise KubeConfigError("host: no API server given (set host or kubeconfig)")
-    server = (host or base.server).rstrip("/")  # type: ignore[union-attr]
-    if not server.startswith("https://"):
-        raise KubeConfigError(f"host: {server!r} must be an https:// URL (TLS everywhere)")
     if bool(client_cert) != bool(client_key):
         raise KubeConfigError("client_cert and client_key: give both or neither")
-    return ConnectionSettings(
-        server=server,
-        ca_data=_read_file(ca_cert, "ca_cert") if ca_cert else (base.ca_data if base else None),
-        client_cert_data=_read_file(client_cert, "client_cert")
+    if bool(username) != bool(password):
+        raise KubeConfigError("username and password: give both or neither")
+    if api_key and username:
+        raise KubeConfigError("api_key and username/password: give one of them, not both")
+    if impersonate_groups and not impersonate_user:
+        raise KubeConfigError("impersonate_groups: needs impersonate_user (the user to act as)")
+
+    base: Optional[ConnectionSettings] = None
+    if kubeconfig is not None:
+        base = settings_from_kubeconfig(kubeconfig, context)
+    elif host is None or context:
+        found = default_kubeconfig(env)
+        if found is not None:
+            path, skip_missing, option = found
+            base = settings_from_kubeconfig(path, context, skip_missing=skip_missing, option=option)
+        else:
+            base = incluster_settings(env, sa_dir)
+    server = _check_server(host, "host") if host else base.server  # type: ignore[union-attr]
+
+    credential = base.credential if base else None
+    token = base.token if base else None
+    if api_key:
+        credential, token = StaticToken(api_key, "api_key"), api_key
+    elif username:
+        credential, token = BasicAuth(username, password, "username/password"), None  # type: ignore[arg-type]
+    cert = (
+        read_file(client_cert, "client_cert")
         if client_cert
-        else (base.client_cert_data if base else None),
-        client_key_data=_read_file(client_key, "client_key")
+        else (base.client_cert_data if base else None)
+    )
+    key = (
+        read_file(client_key, "client_key")
         if client_key
-        else (base.client_key_data if base else None),
-        token=api_key or (base.token if base else None),
-        verify=_as_bool(validate_certs, "validate_certs")
-        if validate_certs is not None
-        else (base.verify if base else True),
+        else (base.client_key_data if base else None)
+    )
+    impersonate = base.impersonate if base else ()
+    if impersonate_user:
+        impersonate = (
+            ("Impersonate-User", impersonate_user),
+            *(("Impersonate-Group", g) for g in impersonate_groups or []),
+        )
+    chosen_proxy, headers = None, ()
+    kubeconfig_proxy = base.proxy if base else None
+    if proxy or kubeconfig_proxy or any(env.get(n) for n in PROXY_ENV_NAMES):
+        from .proxy import proxy_for  # noqa: PLC0415
+        from .proxy import proxy_headers as make_headers  # noqa: PLC0415
+
+        chosen_proxy = proxy_for(
+            server, option=proxy, no_proxy=no_proxy, kubeconfig_proxy=kubeconfig_proxy, env=env
+        )
+        headers = make_headers(chosen_proxy, proxy_headers) if chosen_proxy else ()
+    settings = ConnectionSettings(
+        server=server,
+        ca_data=read_file(ca_cert, "ca_cert") if ca_cert else (base.ca_data if base else None),
+        client_cert_data=cert,
+        client_key_data=key,
+        token=token,
+        verify=flags.get("validate_certs", base.verify if base else True),
         tls_server_name=base.tls_server_name if base else None,
         source=base.source if base else f"host {server!r}",
+        namespace=base.namespace if base else DEFAULT_NAMESPACE,
+        credential=credential,
+        impersonate=impersonate,
+        proxy=chosen_proxy,
+        proxy_headers=headers,
     )
+    _check_plain_http(settings)
+    return settings
+
+
+def _check_plain_http(settings: ConnectionSettings) -> None:
+    """Credentials never travel in clear text, except to a loopback server (kubectl proxy)."""
+    parts = urlsplit(settings.server)
+    if parts.scheme != "http":
+        return
+    from .proxy import is_loopback  # noqa: PLC0415 - plain http only
+
+    if is_loopback(parts.hostname or ""):
+        return
+    if settings.credential is not None or settings.token or settings.impersonate:
+        raise KubeConfigError(
+            f"host: {settings.server!r} is plain http and not on loopback: the credentials of "
+            f"{settings.source} would travel in clear text; use https://"
+        )
+
+
+# -- writing -----------------------------------------------------------------------------------
 
 
 def kubeconfig_dict(
     name: str,
     server: str,
-    ca_pem: bytes,
+    ca_pem: Optional[bytes] = None,
     *,
     client_cert_pem: Optional[bytes] = None,
     client_key_pem: Optional[bytes] = None,
     token: Optional[str] = None,
+    ca_file: Optional[str] = None,
+    client_cert_file: Optional[str] = None,
+    client_key_file: Optional[str] = None,
+    user: Optional[str] = None,
+    namespace: Optional[str] = None,
 ) -> dict[str, Any]:
-    """A self-contained kubeconfig (certificates inlined) for one cluster and one identity."""
+    """A kubeconfig for one cluster and one identity: certificates inlined (``*_pem``) or
+    referenced by path (``*_file``)."""
 
     def b64(data: bytes) -> str:
         return base64.b64encode(data).decode()
 
-    user: dict[str, Any] = {}
+    user_name = user or name
+    cluster: dict[str, Any] = {"server": server}
+    if ca_pem:
+        cluster["certificate-authority-data"] = b64(ca_pem)
+    elif ca_file:
+        cluster["certificate-authority"] = ca_file
+    credentials: dict[str, Any] = {}
     if client_cert_pem and client_key_pem:
-        user["client-certificate-data"] = b64(client_cert_pem)
-        user["client-key-data"] = b64(client_key_pem)
+        credentials["client-certificate-data"] = b64(client_cert_pem)
+        credentials["client-key-data"] = b64(client_key_pem)
+    elif client_cert_file and client_key_file:
+        credentials["client-certificate"] = client_cert_file
+        credentials["client-key"] = client_key_file
     if token:
-        user["token"] = token
+        credentials["token"] = token
+    context: dict[str, Any] = {"cluster": name, "user": user_name}
+    if namespace:
+        context["namespace"] = namespace
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {"name": name, "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)}}
-        ],
-        "users": [{"name": name, "user": user}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "clusters": [{"name": name, "cluster": cluster}],
+        "users": [{"name": user_name, "user": credentials}],
+        "contexts": [{"name": name, "context": context}],
         "current-context": name,
     }

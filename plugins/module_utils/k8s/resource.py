@@ -94,6 +94,12 @@ class Discovery:
                     return ResourceInfo(api_version, kind, res["name"], bool(res.get("namespaced")))
         raise UnknownKind(f"the API server serves no kind {kind!r} in apiVersion {api_version!r}")
 
+    @property
+    def default_namespace(self) -> str:
+        """Where a namespaced object without a namespace goes: the context's namespace, as
+        with kubectl apply ("default" unless the kubeconfig's context names one)."""
+        return getattr(self.client.settings, "namespace", None) or "default"
+
     def resources(
         self,
         namespaced: Optional[bool] = None,
@@ -130,11 +136,12 @@ class Discovery:
         self,
         obj: Mapping[str, Any],
         subresource: Optional[str] = None,
-        default_namespace: str = "default",
+        default_namespace: Optional[str] = None,
     ) -> str:
         info = self.lookup(obj["apiVersion"], obj["kind"])
         metadata = obj.get("metadata") or {}
-        namespace = (metadata.get("namespace") or default_namespace) if info.namespaced else None
+        fallback = default_namespace or self.default_namespace
+        namespace = (metadata.get("namespace") or fallback) if info.namespaced else None
         return resource_path(
             info.api_version, info.plural, metadata.get("name"), namespace, subresource
         )

@@ -204,6 +204,36 @@ def test_wait_counts_folded_subtrees_and_checks_generation():
     assert verdict["met"] is False and "generation 2" in verdict["detail"]
 
 
+def test_jmespath_conditions_test_field_values_of_the_status():
+    m = mission(STATES)
+    m["status"]["summary"] = {"ready": 2, "failed": 0}
+    holds = progress.compile_condition("summary.failed == `0` && summary.ready >= `2`")
+    assert progress.evaluate_condition(m, holds) == {
+        "met": True,
+        "value": True,
+        "behind": [],
+        "detail": "condition 'summary.failed == `0` && summary.ready >= `2`' is True",
+    }
+    assert progress.evaluate_condition(m, progress.compile_condition('states."b/c"'))["value"] == (
+        "1/2"
+    )
+    assert (
+        progress.evaluate_condition(m, progress.compile_condition("summary.ready > `5`"))["met"]
+        is False
+    )
+    # 0 is true in JMESPath, an empty list is not; a stale status never meets a condition
+    assert progress.evaluate_condition(m, progress.compile_condition("summary.failed"))["met"]
+    assert not progress.evaluate_condition(m, progress.compile_condition("missing[]"))["met"]
+    stale = mission({"b": "2/2"}, generation=3, observed=2)
+    assert not progress.evaluate_condition(stale, progress.compile_condition("states.b"))["met"]
+
+
+@pytest.mark.parametrize("bad", ["summary.ready >=", "", "[?"])
+def test_bad_jmespath_conditions_name_the_field(bad):
+    with pytest.raises(progress.WaitSpecError, match=r"^wait_for\.condition: "):
+        progress.compile_condition(bad)
+
+
 @pytest.mark.parametrize("bad", ["most", "-1", "150%", "x%"])
 def test_min_ready_must_be_a_count_or_percentage(bad):
     with pytest.raises(progress.WaitSpecError, match=r"wait_for\.min_ready"):

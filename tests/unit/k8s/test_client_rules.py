@@ -1,0 +1,43 @@
+"""The client's retry rules and the read-back test of a create whose answer was lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    contains,
+    is_idempotent,
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "content_type", "safe"),
+    [
+        ("GET", None, True),
+        ("HEAD", None, True),
+        ("PUT", "application/json", True),
+        ("DELETE", "application/json", True),
+        ("PATCH", APPLY_PATCH, True),
+        ("PATCH", MERGE_PATCH, True),
+        ("PATCH", JSON_PATCH, False),  # "add to a list" twice adds twice
+        ("POST", "application/json", False),
+    ],
+)
+def test_only_idempotent_requests_are_sent_again_blindly(method, content_type, safe):
+    assert is_idempotent(method, content_type) is safe
+
+
+def test_a_read_back_object_is_ours_when_it_holds_what_was_sent():
+    sent = {"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"k": "v"}, "list": [{"a": 1}]}
+    live = {
+        "metadata": {"name": "a", "labels": {"x": "1"}, "uid": "u", "resourceVersion": "7"},
+        "data": {"k": "v"},
+        "list": [{"a": 1, "default": True}],
+    }
+    assert contains(live, sent)
+    assert not contains(dict(live, data={"k": "other"}), sent)
+    assert not contains(dict(live, list=[]), sent)
+    assert not contains({"metadata": {"name": "a"}}, sent)
