@@ -193,6 +193,7 @@ def load_blueprint(data: Any, source: str, overrides: Any = None) -> Blueprint:
     if not isinstance(data, Mapping):
         raise BlueprintError(source, [f"the file must hold a mapping ({', '.join(TOP_KEYS)})"])
     if overrides:
+        source = f"{source} with the operator's overrides"
         if not isinstance(overrides, Mapping):
             raise BlueprintError(source, [f"overrides: must be a mapping, got {overrides!r}"])
         for key in overrides:

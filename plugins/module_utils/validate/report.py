@@ -29,9 +29,13 @@ def cluster_results(record: dict) -> dict:
     }
     for suite in record["suites"]:
         for test in suite["tests"]:
-            names = [test["cluster"]] if test.get("cluster") in out else []
-            if test["status"] == "FAIL" and not names:
-                names = [a for a in test.get("affects") or [] if a in out]
+            # A failure counts against the clusters it names (subtree [b] fails because c is
+            # disconnected: c is at fault), else against the test's own cluster.
+            own = [test["cluster"]] if test.get("cluster") in out else []
+            if test["status"] == "FAIL":
+                names = [a for a in test.get("affects") or [] if a in out] or own
+            else:
+                names = own
             for name in names:
                 entry = out[name]
                 key = {"PASS": "passed", "FAIL": "failed"}.get(test["status"], "skipped")

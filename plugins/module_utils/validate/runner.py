@@ -398,8 +398,26 @@ def plan_record(config: dict) -> dict:
     }
 
 
-def start_cleanup(config: dict) -> list:
-    """The clean-up pass at the start of every run: undo and delete what earlier runs left."""
-    _fleet, _blueprint, suites, validation, controller = prepare(config)
-    del suites
-    return cleanup(validation, controller, 300.0, own_only=False)
+def start_cleanup(config: dict, settle_timeout: float = 180.0) -> list:
+    """The clean-up pass at the start of every run: undo and delete what earlier runs left.
+
+    When it restored something, it waits (bounded) until the root sees the whole tree healthy
+    again, so that the run that follows finds the fleet as it was before the interrupted one.
+    """
+    _fleet, _blueprint, _suites, validation, controller = prepare(config)
+    done = cleanup(validation, controller, 300.0, own_only=False)
+    if any(line.startswith("restored") for line in done):
+        p = {"api_timeout": 5.0}
+        try:
+            validation.wait(
+                "the tree whole again after the restore",
+                lambda: (True, checks_fornax.tree(validation, catalog.FLEET, p), ()),
+                settle_timeout,
+                interval=1.0,
+            )
+            done.append("the root sees every cluster healthy again")
+        except CheckFailed as exc:
+            done.append(f"after the restore: {exc}")
+        finally:
+            validation.close()
+    return done
