@@ -145,4 +145,4 @@ int fornax_divider(struct xdp_md *ctx)
 	return count(DIV_PASS, XDP_PASS);
 }
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
+char LICENSE[] SEC("license") = FORNAX_LICENSE;

@@ -3,7 +3,8 @@
  *
  * Shared definitions of the Fornax XDP programs: packet parsing, header rewriting and the
  * byte layouts of map keys and values. Every layout below is mirrored, byte for byte, by
- * plugins/module_utils/bpf/layouts.py; change both together.
+ * plugins/module_utils/bpf/layouts.py; change both together (tests/bpf/test_btf_layouts.py
+ * compares them with the BTF of the compiled objects).
  *
  * Byte order convention: addresses, VNIs and ports are stored in network byte order (big
  * endian) exactly as they appear on the wire; only LPM prefix lengths, interface indexes and
@@ -19,6 +20,12 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+
+/* The programs' licence, as the kernel reads it: the collection's own, Apache-2.0. The kernel
+ * lets a program that is not GPL-compatible call every helper these programs use (none of
+ * bpf_map_*, bpf_redirect, bpf_skb_store_bytes, bpf_skb_adjust_room is GPL-only); a program
+ * that needs a GPL-only helper must not be added under this licence. */
+#define FORNAX_LICENSE "Apache-2.0"
 
 #define GENEVE_PORT 6081  /* RFC 8926 */
 #define GATEWAY_PORT 2615 /* UDP destination port between gateways (as in the original) */

@@ -198,4 +198,4 @@ int fornax_gateway(struct xdp_md *ctx)
 	return count(GW_PASS, XDP_PASS);
 }
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
+char LICENSE[] SEC("license") = FORNAX_LICENSE;

@@ -150,4 +150,4 @@ int fornax_host_decap(struct __sk_buff *skb)
 	return bpf_redirect(pod->veth_ifindex, 0);
 }
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
+char LICENSE[] SEC("license") = FORNAX_LICENSE;

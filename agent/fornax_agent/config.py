@@ -7,7 +7,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
+    YamlLimitError,
+    safe_load,
+)
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DISTROS = ("k8s", "k3s", "arktos")
@@ -83,11 +86,11 @@ class AgentConfig:
 
 def load_config(path: str) -> AgentConfig:
     try:
-        raw: Any = yaml.safe_load(Path(path).read_text())
+        raw: Any = safe_load(Path(path).read_bytes(), f"config file {path!r}")
     except OSError as exc:
         raise ConfigError(f"config file {path!r}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path!r} is not valid YAML: {exc}") from exc
+    except YamlLimitError as exc:
+        raise ConfigError(str(exc)) from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path!r} must hold a mapping")
     known = {f.name for f in fields(AgentConfig)}

@@ -160,10 +160,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import mapsync
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import (
-    Bpftool,
     BpftoolError,
     link_info,
+    module_bpftool,
     netns_runner,
+    pinned_map,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.gateway import (
     MAPS,
@@ -179,87 +180,78 @@ SIDE = {
     "address": {"type": "str", "required": True},
     "mac": {"type": "str"},
 }
+ARGUMENT_SPEC = {
+    "pin_dir": {"type": "path", "default": "/sys/fs/bpf/fornax/gateway"},
+    "netns": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "lan": {"type": "dict", "options": SIDE},
+    "wan": {"type": "dict", "options": SIDE},
+    "peers": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "address": {"type": "str", "required": True},
+            "mac": {"type": "str", "required": True},
+        },
+    },
+    "dividers": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "vni": {"type": "int", "required": True},
+            "address": {"type": "str", "required": True},
+            "mac": {"type": "str", "required": True},
+        },
+    },
+    "remote_subnets": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "vni": {"type": "int", "required": True},
+            "prefix": {"type": "str", "required": True},
+            "peer": {"type": "str", "required": True},
+            "remote_vni": {"type": "int", "required": True},
+        },
+    },
+}
+
+
+def desired_entries(module: AnsibleModule) -> dict:
+    """The entries every gateway map should hold: none when the gateway is absent."""
+    params = module.params
+    if params["state"] != "present":
+        return {name: [] for name in MAPS}
+    in_ns = netns_runner(module.run_command, params["netns"])
+    sides = {}
+    for side in ("lan", "wan"):
+        spec = params[side]
+        info = link_info(in_ns, spec["interface"])
+        sides[side] = {
+            "address": spec["address"],
+            "mac": spec["mac"] or info["address"],
+            "ifindex": info["ifindex"],
+        }
+    return gateway_entries(
+        sides["lan"], sides["wan"], params["peers"], params["dividers"], params["remote_subnets"]
+    )
 
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "pin_dir": {"type": "path", "default": "/sys/fs/bpf/fornax/gateway"},
-            "netns": {"type": "str"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "lan": {"type": "dict", "options": SIDE},
-            "wan": {"type": "dict", "options": SIDE},
-            "peers": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "address": {"type": "str", "required": True},
-                    "mac": {"type": "str", "required": True},
-                },
-            },
-            "dividers": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "vni": {"type": "int", "required": True},
-                    "address": {"type": "str", "required": True},
-                    "mac": {"type": "str", "required": True},
-                },
-            },
-            "remote_subnets": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "vni": {"type": "int", "required": True},
-                    "prefix": {"type": "str", "required": True},
-                    "peer": {"type": "str", "required": True},
-                    "remote_vni": {"type": "int", "required": True},
-                },
-            },
-        },
+        argument_spec=ARGUMENT_SPEC,
         required_if=[("state", "present", ("lan", "wan"))],
         supports_check_mode=True,
     )
-    params = module.params
-
-    def run(argv):  # noqa: ANN001, ANN202 - AnsibleModule.run_command's shape
-        return module.run_command(argv)
-
-    in_ns = netns_runner(run, params["netns"])
-    tool = Bpftool(runner=run, binary=module.get_bin_path("bpftool", required=True))
-    maps_dir = os.path.join(params["pin_dir"], "maps")
+    tool = module_bpftool(module)  # maps are pinned in bpffs, seen from every namespace
+    maps_dir = os.path.join(module.params["pin_dir"], "maps")
     try:
-        if params["state"] == "present":
-            sides = {}
-            for side in ("lan", "wan"):
-                spec = params[side]
-                info = link_info(in_ns, spec["interface"])
-                sides[side] = {
-                    "address": spec["address"],
-                    "mac": spec["mac"] or info["address"],
-                    "ifindex": info["ifindex"],
-                }
-            desired = gateway_entries(
-                sides["lan"],
-                sides["wan"],
-                params["peers"],
-                params["dividers"],
-                params["remote_subnets"],
-            )
-        else:
-            desired = {name: [] for name in MAPS}
+        desired = desired_entries(module)
         plans = {}
         for name in MAPS:
-            path = os.path.join(maps_dir, name)
-            if os.path.exists(path):
-                current = tool.map_dump(path)
-            elif module.check_mode:
-                current = {}  # the gateway program is not loaded yet (check mode)
-            else:
-                module.fail_json(msg=f"no pinned map at {path}: attach the gateway program first")
+            current = pinned_map(tool, os.path.join(maps_dir, name), module.check_mode)
             plans[name] = mapsync.plan(layout(name), current, desired[name], "exact")
         changed = [name for name in MAPS if plans[name].changed]
         if not module.check_mode:

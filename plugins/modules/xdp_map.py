@@ -97,8 +97,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import mapsync
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import (
-    Bpftool,
     BpftoolError,
+    module_bpftool,
+    pinned_map,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.layouts import (
     LayoutError,
@@ -118,19 +119,10 @@ def main() -> None:
     )
     params = module.params
     path = params["path"]
-
-    def run(argv):  # noqa: ANN001, ANN202 - AnsibleModule.run_command's shape
-        return module.run_command(argv)
-
-    tool = Bpftool(runner=run, binary=module.get_bin_path("bpftool", required=True))
+    tool = module_bpftool(module)
     try:
         lay = layout(params["layout"] or os.path.basename(path))
-        if os.path.exists(path):
-            current = tool.map_dump(path)
-        elif module.check_mode:
-            current = {}  # the program that pins it has not been loaded yet (check mode)
-        else:
-            module.fail_json(msg=f"no pinned map at {path}")
+        current = pinned_map(tool, path, module.check_mode)
         todo = mapsync.plan(lay, current, params["entries"], params["state"])
         if todo.changed and not module.check_mode:
             mapsync.apply(tool, path, todo)

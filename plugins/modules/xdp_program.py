@@ -124,9 +124,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import program
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import (
-    Bpftool,
     BpftoolError,
-    netns_runner,
+    module_bpftool,
 )
 
 
@@ -147,14 +146,7 @@ def main() -> None:
     params = module.params
     interface = params["interface"]
     pin_dir = params["pin_dir"] or program.default_pin_dir(interface)
-
-    def run(argv):  # noqa: ANN001, ANN202 - AnsibleModule.run_command's shape
-        return module.run_command(argv)
-
-    tool = Bpftool(
-        runner=netns_runner(run, params["netns"]),
-        binary=module.get_bin_path("bpftool", required=True),
-    )
+    tool = module_bpftool(module, params["netns"])
     try:
         if params["state"] == "present":
             if not os.path.isfile(params["object"]):

@@ -35,10 +35,6 @@ def subprocess_runner(argv: list[str]) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def _hex(raw: bytes) -> list[str]:
-    return [f"0x{b:02x}" for b in raw]
-
-
 def _bytes(items: list[str]) -> bytes:
     return bytes(int(x, 16) for x in items)
 
@@ -184,6 +180,28 @@ def netns_runner(run: Runner, netns: Optional[str]) -> Runner:
         return run
     prefix = ["nsenter", f"--net=/run/netns/{netns}"]
     return lambda argv: run(prefix + list(argv))
+
+
+def module_bpftool(module: Any, netns: Optional[str] = None) -> Bpftool:
+    """The bpftool of an Ansible module (required on the host), in ``netns`` when given.
+
+    Map pins live in bpffs, which every network namespace sees: map work needs no ``netns``.
+    """
+    binary = module.get_bin_path("bpftool", required=True)
+    return Bpftool(runner=netns_runner(module.run_command, netns), binary=binary)
+
+
+def pinned_map(tool: Bpftool, path: str, check_mode: bool) -> dict[bytes, bytes]:
+    """The entries of the map pinned at ``path``.
+
+    In check mode a map that is not pinned yet reads as empty (the program that pins it has not
+    been loaded on a fresh host); otherwise its absence is an error naming the path.
+    """
+    if os.path.exists(path):
+        return tool.map_dump(path)
+    if check_mode:
+        return {}
+    raise BpftoolError(f"no pinned map at {path}: attach the program that owns it first")
 
 
 def link_info(run: Runner, dev: str) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 # Apache License 2.0 (see LICENSE)
 """Byte layouts of the Fornax XDP maps: the one place that encodes keys and values.
 
-Mirrors the comments on every map in bpf/*.bpf.c. Entries are plain dicts with typed fields
-(``vni: 1001``, ``prefix: 10.2.0.0/24``, ``ip: 198.18.1.4``, ``mac: 02:00:00:00:00:01``);
+Mirrors the comments on every map in bpf/*.bpf.c; tests/bpf/test_btf_layouts.py checks each
+layout against the BTF of the compiled objects (map kind, sizes, field offsets).
+Entries are plain dicts with typed fields (``vni: 1001``, ``prefix: 10.2.0.0/24``,
+``ip: 198.18.1.4``, ``mac: 02:00:00:00:00:01``);
 ``encode`` turns one into the bytes the kernel stores, ``decode`` turns bytes back into the
 canonical dict (so ``decode(encode(x))`` normalises user input, e.g. upper-case MACs).
 Addresses and VNIs are big endian on the wire and in the maps; LPM prefix lengths, interface
@@ -19,6 +21,8 @@ from typing import Any, Dict  # noqa: UP035 - the alias below runs on Python 3.8
 Entry = Dict[str, Any]  # noqa: UP006
 
 MAX_VNI = (1 << 24) - 1
+# Map kinds as the kernel numbers them (enum bpf_map_type): what BTF records for each map.
+BPF_MAP_TYPES = {"hash": 1, "array": 2, "percpu_array": 6, "lru_hash": 9, "lpm_trie": 11}
 
 
 class LayoutError(ValueError):
@@ -95,6 +99,14 @@ class Struct:
     def names(self) -> list[str]:
         return [f.name for f in self.fields if f.kind != "pad2"]
 
+    def spans(self) -> list[tuple[int, int]]:
+        """(offset, size) of every field, padding included: compared with the C struct's BTF."""
+        out, offset = [], 0
+        for f in self.fields:
+            out.append((offset, f.size))
+            offset += f.size
+        return out
+
     def encode(self, entry: Entry) -> bytes:
         if not isinstance(entry, dict):
             raise LayoutError(f"expected a dict with {self.names}, got {entry!r}")
@@ -124,6 +136,10 @@ class VnetKey:
 
     size = 12
     names = ("vni", "prefix")
+
+    @staticmethod
+    def spans() -> list[tuple[int, int]]:
+        return [(0, 4), (4, 4), (8, 4)]  # prefix length, VNI, address
 
     def encode(self, entry: Entry) -> bytes:
         if not isinstance(entry, dict) or set(entry) != set(self.names):

@@ -13,7 +13,14 @@ from typing import Any, Optional
 
 from ..k8s.client import resource_path
 from ..k8s.resource import ManifestError, load_manifests
-from ..k8s.yaml_support import require_yaml, yaml
+from ..k8s.yaml_support import (
+    CONTENT_LIMITS,
+    YamlLimitError,
+    require_yaml,
+    safe_dump,
+    safe_dump_all,
+    safe_load_all,
+)
 
 GROUP_VERSION = "edgeclusters.kubeedge.io/v1"
 KIND = "Mission"
@@ -33,9 +40,9 @@ def _yaml_text(value: Any, field: str) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping):
-        return yaml.safe_dump(dict(value), sort_keys=False)
+        return safe_dump(dict(value))
     if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
-        return yaml.safe_dump_all([dict(v) for v in value], sort_keys=False)
+        return safe_dump_all([dict(v) for v in value])
     raise MissionSpecError(
         f"{field}: expected a mapping, a list of mappings or YAML text, got {type(value).__name__}"
     )
@@ -54,9 +61,9 @@ def load_definition(definition: Any, field: str = "definition") -> dict:
     require_yaml()
     if isinstance(definition, str):
         try:
-            docs = [d for d in yaml.safe_load_all(definition) if d is not None]
-        except yaml.YAMLError as exc:
-            raise MissionSpecError(f"{field}: not valid YAML: {exc}") from exc
+            docs = [d for d in safe_load_all(definition, field, CONTENT_LIMITS) if d is not None]
+        except YamlLimitError as exc:
+            raise MissionSpecError(str(exc)) from exc
         if len(docs) != 1:
             raise MissionSpecError(f"{field}: holds {len(docs)} documents, expected one Mission")
         definition = docs[0]
@@ -124,8 +131,13 @@ def checked(mission: Mapping[str, Any], name: Optional[str] = None) -> dict:
     metadata = dict(mission.get("metadata") or {})
     if name:
         metadata["name"] = name
-    if not metadata.get("name"):
+    if metadata.get("name") in (None, ""):
         raise MissionSpecError("metadata.name: missing (give name or metadata.name)")
+    if not isinstance(metadata["name"], str):
+        raise MissionSpecError(
+            f"metadata.name: {metadata['name']!r} is a {type(metadata['name']).__name__}, "
+            "not a string: quote it"
+        )
     for volatile in ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation"):
         metadata.pop(volatile, None)
     mission["metadata"] = metadata

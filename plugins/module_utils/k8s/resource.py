@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .client import KubeApiError, KubeClient, KubeError, resource_path
-from .yaml_support import require_yaml, yaml
+from .yaml_support import CONTENT_LIMITS, YamlLimitError, safe_load_all
 
 
 class ManifestError(ValueError):
@@ -31,14 +31,15 @@ class ResourceInfo:
 def load_manifests(text: str, where: str = "manifest") -> list[dict[str, Any]]:
     """Parse YAML or JSON holding one or more documents into object mappings.
 
-    Empty documents are dropped; every other document must be a mapping with apiVersion, kind
-    and metadata.name, else ManifestError names the document and the missing field.
+    The text goes through the hardened loader (size, depth and alias budgets; values that
+    round-trip through JSON). Empty documents are dropped; every other document must be a
+    mapping with apiVersion, kind and a string metadata.name (and a string namespace when it
+    has one), else ManifestError names the document and the field.
     """
-    require_yaml()
     try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{where}: not valid YAML: {exc}") from exc
+        documents = safe_load_all(text, where, CONTENT_LIMITS)
+    except YamlLimitError as exc:
+        raise ManifestError(str(exc)) from exc
     objects = []
     for index, doc in enumerate(documents):
         if doc is None:
@@ -52,8 +53,15 @@ def load_manifests(text: str, where: str = "manifest") -> list[dict[str, Any]]:
             if not isinstance(doc.get(field), str) or not doc[field]:
                 raise ManifestError(f"{label}: {field} is missing or not a string")
         metadata = doc.get("metadata")
-        if not isinstance(metadata, dict) or not metadata.get("name"):
+        if not isinstance(metadata, dict) or metadata.get("name") in (None, ""):
             raise ManifestError(f"{label}: metadata.name is missing")
+        for field in ("name", "namespace"):
+            value = metadata.get(field)
+            if field in metadata and not isinstance(value, str):
+                raise ManifestError(
+                    f"{label}: metadata.{field} {value!r} is a {type(value).__name__}, "
+                    "not a string: quote it"
+                )
         objects.append(doc)
     if not objects:
         raise ManifestError(f"{where}: holds no object")
