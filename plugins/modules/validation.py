@@ -171,8 +171,8 @@ from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
-    require_yaml,
-    yaml,
+    YamlLimitError,
+    safe_load,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.validate import runner
 from ansible_collections.centaurus.fornax.plugins.module_utils.validate.blueprint import (
@@ -189,14 +189,13 @@ def new_run_id() -> str:
 
 
 def read_blueprint(path: str) -> object:
-    require_yaml()
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return safe_load(handle.read(), path)
     except OSError as exc:
         raise BlueprintError(path, [f"cannot read the file: {exc.strerror}"]) from exc
-    except yaml.YAMLError as exc:
-        raise BlueprintError(path, [f"not valid YAML: {exc}"]) from exc
+    except YamlLimitError as exc:
+        raise BlueprintError(path, [str(exc)]) from exc
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     settings_from_kubeconfig,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import safe_dump
 
 from .binaries import repo_root
 from .cluster import kill_from_state
@@ -262,7 +263,7 @@ def write_hierarchy(root: Path, entries: list[dict]) -> Path:
         "# The loopback demo tree (python -m fornax_harness demo up) as a hierarchy inventory.\n"
         "# Its hosts are the clusters' processes on this machine (local connection).\n"
     )
-    path.write_text(header + yaml.safe_dump(document, sort_keys=False))
+    path.write_text(header + safe_dump(document))
     return path
 
 

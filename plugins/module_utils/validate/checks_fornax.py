@@ -20,7 +20,7 @@ from ..fornax import names, placement, states
 from ..fornax.cluster_view import heartbeat_age
 from ..fornax.rollup import DEFAULT_MAX_PATHS
 from ..k8s.client import KubeError
-from ..k8s.yaml_support import require_yaml, yaml
+from ..k8s.yaml_support import safe_dump
 from .base import VALIDATION_LABEL, CheckFailed, Validation
 
 HEALTHY = "healthy"
@@ -207,8 +207,7 @@ def job_path(p: dict, name: str) -> str:
 
 
 def mission_object(v: Validation, name: str, content: dict, where: Optional[dict] = None) -> dict:
-    require_yaml()
-    spec: dict = {"missionresource": yaml.safe_dump(content, sort_keys=False)}
+    spec: dict = {"missionresource": safe_dump(content)}
     if where:
         spec["placement"] = where
     return {
@@ -374,9 +373,7 @@ def update(v: Validation, _target: str, p: dict) -> str:
     path = deployment_path(p, name)
     with mission(v, name, deployment(v, name, p, 1), p):
         wait_states(v, name, expected_states(v, None, "1/1"), p)
-        changed = {
-            "spec": {"missionresource": yaml.safe_dump(deployment(v, name, p, 2), sort_keys=False)}
-        }
+        changed = {"spec": {"missionresource": safe_dump(deployment(v, name, p, 2))}}
         v.call(
             v.fleet.root,
             f"update Mission {name}",
@@ -666,11 +663,7 @@ def cut_uplink(v: Validation, _target: str, p: dict) -> str:
                         float(p["wait_timeout"]),
                     )
                 wait_states(v, keep, expected_states(v, None, "1/1", top=target), p, at=target)
-            changed = {
-                "spec": {
-                    "missionresource": yaml.safe_dump(deployment(v, keep, p, 2), sort_keys=False)
-                }
-            }
+            changed = {"spec": {"missionresource": safe_dump(deployment(v, keep, p, 2))}}
             root = v.fleet.root
             v.call(
                 root,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..k8s.client import KubeApiError, KubeError, KubeUnreachable
-from ..k8s.yaml_support import require_yaml, yaml
+from ..k8s.yaml_support import YamlLimitError, safe_load_all
 from .base import CheckFailed, CheckSkipped, Validation
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -141,14 +141,18 @@ def api_groups(v: Validation, cluster: str, p: dict) -> str:
 
 def shipped_crds(crds_dir: str) -> list:
     """The CRDs the collection ships (``crds/*.yaml``), by file name order."""
-    require_yaml()
     if not crds_dir or not os.path.isdir(crds_dir):
         raise CheckFailed(f"the collection's CRD directory {crds_dir!r} does not exist")
     found = []
     for name in sorted(os.listdir(crds_dir)):
         if name.endswith((".yaml", ".yml")):
-            with open(os.path.join(crds_dir, name), encoding="utf-8") as handle:
-                found.extend(d for d in yaml.safe_load_all(handle) if isinstance(d, Mapping))
+            path = os.path.join(crds_dir, name)
+            with open(path, encoding="utf-8") as handle:
+                try:
+                    documents = safe_load_all(handle.read(), path)
+                except YamlLimitError as exc:
+                    raise CheckFailed(str(exc)) from exc
+            found.extend(d for d in documents if isinstance(d, Mapping))
     return found
 
 

@@ -14,7 +14,7 @@ import html
 import os
 from typing import Any
 
-from ..k8s.yaml_support import require_yaml, yaml
+from ..k8s.yaml_support import safe_dump
 
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 210, 66, 24, 54, 16
 COLOURS = {"pass": "#2b8a3e", "fail": "#c92a2a", "skip": "#868e96", "none": "#adb5bd"}
@@ -286,8 +286,7 @@ def test_info(record: dict) -> dict:
 
 
 def write_reports(results_dir: str, record: dict) -> None:
-    require_yaml()
     with open(os.path.join(results_dir, "test_info.yaml"), "w", encoding="utf-8") as handle:
-        yaml.safe_dump(test_info(record), handle, sort_keys=False, default_flow_style=False)
+        handle.write(safe_dump(test_info(record)))
     with open(os.path.join(results_dir, "index.html"), "w", encoding="utf-8") as handle:
         handle.write(html_page(record))
