@@ -24,7 +24,7 @@ description:
     C(report.html), C(xunit.xml) (JUnit) and C(debug.log), plus C(test_info.yaml) and
     C(index.html) (the tree as a picture). It cleans up after itself whatever happens,
     SIGINT and SIGTERM included.
-  - The task does not fail when tests fail; the role asserts on RV(record.result).
+  - The task does not fail when tests fail; the role asserts on C(record.result).
 author:
   - centaurus.fornax contributors (@centaurus-fornax)
 requirements:
@@ -109,6 +109,9 @@ attributes:
   check_mode:
     description: O(step=plan) runs in check mode; the other steps do nothing in check mode.
     support: partial
+    details:
+      - Planning reads and checks only; cleaning up and running change the fleet, so in check
+        mode they are skipped.
   diff_mode:
     description: Nothing to show.
     support: none
@@ -245,7 +248,9 @@ def main() -> None:
             module.exit_json(msg=f"step {p['step']} does nothing in check mode", **common)
         if p["step"] == "cleanup":
             done = runner.start_cleanup(config)
-            module.exit_json(cleanup=done, **dict(common, changed=bool(done)))
+            result = dict(common)
+            result["changed"] = bool(done)
+            module.exit_json(cleanup=done, **result)
         if not runner.HAS_ROBOT:
             module.fail_json(msg=runner.ROBOT_MISSING, **common)
         versions = {"ansible-core": ANSIBLE_VERSION, "python": platform.python_version()}

@@ -11,6 +11,7 @@ hang: clients time out after ``api_timeout`` seconds and retry once.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,11 @@ from .fleet import Fleet
 VALIDATION_LABEL = "edgeclusters.kubeedge.io/validation"
 FIELD_MANAGER = "centaurus.fornax.validate"
 USER_AGENT = "centaurus.fornax.validate"
+
+
+def log(message: str) -> None:
+    """A line for the Robot Framework log (it records what a keyword writes to stdout)."""
+    sys.stdout.write(f"{message}\n")
 
 
 class CheckFailed(AssertionError):
@@ -55,7 +61,7 @@ class Validation:
         crds_dir: str = "",
         evidence_dir: str = "",
         controller: Any = None,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] = log,
     ) -> None:
         self.fleet = fleet
         self.run_id = run_id

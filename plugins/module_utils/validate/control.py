@@ -20,12 +20,12 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from hashlib import sha256
 from typing import Optional
 
-from .base import CheckFailed
+from .base import CheckFailed, log
 from .fleet import CONTROLS, Fleet
 
 
@@ -84,7 +84,7 @@ class Controller:
         *,
         inventory_sources: Optional[list] = None,
         ansible_bin: str = "ansible",
-        log: object = print,
+        log: Callable[[str], None] = log,
     ) -> None:
         self.fleet = fleet
         self.journal = journal
@@ -121,7 +121,7 @@ class Controller:
             start_new_session=True,
         )
         try:
-            output, _ = proc.communicate(timeout=timeout)
+            output, _unused = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()

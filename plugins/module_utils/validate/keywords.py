@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from ..fornax import names
 from . import catalog, checks_fornax, checks_k8s, checks_network, checks_security
-from .base import VALIDATION_LABEL, CheckFailed, CheckSkipped, Validation
+from .base import VALIDATION_LABEL, CheckFailed, CheckSkipped, Validation, log
 from .blueprint import load_blueprint, plan
 from .control import Controller, Journal
 from .fleet import fleet_from_members
@@ -150,9 +150,9 @@ class FornaxValidation:
                 items = client.get(names.MISSIONS, labelSelector=selector).get("items") or []
                 for item in items:
                     client.delete_if_exists(names.mission_path(item["metadata"]["name"]))
-                    print(f"deleted leftover Mission {item['metadata']['name']}")
+                    log(f"deleted leftover Mission {item['metadata']['name']}")
         except Exception as exc:
-            print(f"*WARN* could not remove this run's Missions: {exc}")
+            log(f"*WARN* could not remove this run's Missions: {exc}")
         finally:
             v.close()
 
@@ -166,7 +166,7 @@ class FornaxValidation:
         except CheckFailed as exc:
             self.affects = exc.affects or ([planned.cluster] if planned.cluster else [])
             raise
-        print(message)
+        log(message)
 
 
 def _keyword(test: catalog.TestDef) -> Any:
