@@ -65,13 +65,6 @@ class Blueprint:
         return out
 
 
-def _known_params() -> set:
-    names: set = set()
-    for test in catalog.TESTS:
-        names.update(test.params)
-    return names
-
-
 def _check_params(
     where: str, value: Any, allowed: Mapping[str, Any], problems: list
 ) -> Optional[dict]:
@@ -209,12 +202,10 @@ def load_blueprint(data: Any, source: str, overrides: Any = None) -> Blueprint:
     description = data.get("description") or ""
     if not isinstance(description, str):
         problems.append("description: must be a string")
-    known = {key: None for key in _known_params()}
     defaults = {}
     for test in catalog.TESTS:
         defaults.update(test.params)
     params = _check_params("params", data.get("params"), defaults, problems) or {}
-    del known
     layers = _check_layers(data.get("layers"), problems)
     if problems:
         raise BlueprintError(source, problems)
