@@ -9,8 +9,17 @@ work queue, handled by one worker thread, so bursts coalesce and no two handlers
 | ("exec", m) | the local copy or its content changed | apply/restore/remove content, run commands |
 | "fold" | a child reported, or went silent | fold reports into the marked Missions' status |
 | "report" | own state or a local status changed | write this cluster's ClusterReport upward |
-| "heartbeat" | every heartbeat period | keep this cluster's EdgeCluster on the parent current |
 | "children" | heartbeat period, child heartbeats | mark silent children disconnected |
+
+The heartbeat and the token renewal have a thread of their own, and commands run in a pool of
+their own (commands.py): nothing a Mission does can delay them.
+
+Failure isolation: whatever goes wrong with one Mission (content that does not parse, a spec
+field of the wrong type, an object refused by the cluster's grant or owned by another Mission,
+an exception nobody expected) becomes that Mission's ``failed: <reason>`` state, retried after
+a bounded, jittered, exponential backoff of its own; every other Mission, the heartbeat and the
+reports go on. An unexpected exception anywhere is logged with its traceback once and counted
+(faults.py); no thread of the agent ends on one.
 
 The root cluster has no parent: it only folds its children's reports. A cluster cut off from
 its parent keeps its content and keeps serving its own children; when the parent answers again
@@ -30,10 +39,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import states as st
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.mission_spec import (
+    placement_problem,
+    spec_problem,
+)
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.placement import (
     placement_matches,
 )
@@ -53,15 +64,19 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import merge_patch
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import (
     ManifestError,
-    UnknownKind,
     load_manifests,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
+    safe_dump,
+    safe_load,
+)
 
-from .commands import CommandRunner
+from .commands import MissionCommands, Runner
 from .config import AgentConfig
-from .content import Applied, Content, ContentConflict
+from .content import Applied, Content, MissionFailure
+from .faults import FAULTS, describe
 from .informer import Informer
-from .ratelimit import TokenBucket
+from .ratelimit import Backoff, TokenBucket
 from .report import ReportMissing, ReportWriter
 from .statuswriter import StatusWriter
 from .store import Store
@@ -71,6 +86,8 @@ VERSION = "0.1.0"
 EDGE_NODE_LABEL = "node-role.kubernetes.io/edge"
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 RETRY_DELAY = 0.5
+RETRY_MAX = 5.0  # seconds: the longest wait before retrying work after a transient error
+MISSION_RETRY_MAX = 60.0  # seconds: the longest wait before retrying a failed Mission
 FOLD_BATCH = 50  # Missions folded per turn of the work queue
 STATUS_WRITERS = 2  # Mission status writes in flight at once
 # Work that moves Missions down the tree goes before work that reports up.
@@ -79,9 +96,7 @@ PRIORITY = {
     "exec": 1,
     "report": 2,
     "fold": 3,
-    "heartbeat": 4,
     "children": 4,
-    "renew": 4,
 }
 
 log = logging.getLogger("fornax.agent")
@@ -100,9 +115,17 @@ def is_copy(mission: dict[str, Any] | None) -> bool:
     return names.COPIED_FROM_ANNOTATION in annotations
 
 
-def content_kind(spec: dict[str, Any]) -> str:
-    resource = (spec.get("missionresource") or "").strip()
-    if resource:
+def as_int(value: Any) -> int:
+    """An integer from an annotation or a field someone else may have written (0 if none)."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def content_kind(spec: Any) -> str:
+    resource = spec.get("missionresource") if isinstance(spec, dict) else None
+    if isinstance(resource, str) and resource.strip():
         found = KIND_LINE.search(resource)
         return found.group(1) if found else "unknown"
     return "command"
@@ -121,13 +144,31 @@ class Agent:
             settings_from_kubeconfig(config.parent_kubeconfig) if config.parent_kubeconfig else None
         )
         self.local = self.local_client()
-        self.parent = self.parent_client() if self.parent_settings else None
-        self.content = Content(self.local, config.cluster)
-        self.commands = CommandRunner(
-            config.allow_commands, config.command_timeout_seconds, config.kubectl, config.kubeconfig
+        self.content = Content(self.local, config.cluster, config.policy)
+        self.commands = MissionCommands(
+            allowed=config.allow_commands,
+            runner=Runner(
+                config.command_timeout_seconds,
+                config.kubectl,
+                config.command_kubeconfig or config.kubeconfig,
+                config.user,
+            ),
+            workers=config.command_workers,
+            queue_size=config.command_queue,
+            statecheck_interval=config.statecheck_interval_seconds,
+            records={k: v for k, v in self.store.get("commands").items() if isinstance(v, dict)},
+            persist=lambda name, record: self.store.put("commands", name, record),
+            wake=lambda name, delay: self.queue.add(("exec", name), delay),
+            stop=self.stop,
         )
-        self.applied = {k: Applied.from_json(v) for k, v in self.store.get("applied").items()}
-        self.commands_done = self.store.get("commands")
+        self.applied = self._stored_records()
+        self.retries = Backoff(RETRY_DELAY, RETRY_MAX)  # work that failed for a transient cause
+        self.mission_retries = Backoff(RETRY_DELAY, MISSION_RETRY_MAX)  # failed Missions
+        self.retry_at: dict[str, tuple[int, float]] = {}  # Mission -> (generation, retry when)
+        self.copy_failures: dict[str, tuple[int, str]] = {}  # Mission -> (parent gen, reason)
+        self.beat = threading.Event()  # wakes the heartbeat thread before its period is over
+        self.heartbeat_parent: KubeClient | None = None  # the heartbeat thread's own client
+        self.report_parent: tuple[Any, KubeClient] | None = None  # (settings, client) of reports
         self.own_states: dict[str, str] = {}
         self.executed: dict[str, int] = {}  # Mission -> local generation its state is for
         self.reports_up = ReportWriter(config.cluster)
@@ -138,6 +179,7 @@ class Agent:
         self.local_healthy = True
         self.children_seen: dict[str, float] = {}
         self.children_heartbeat: dict[str, str | None] = {}
+        self.children_health: dict[str, tuple[Any, str]] = {}  # health, sub-states as told
         self.disconnected: set[str] = set()
         self.reports_seen: dict[str, dict[str, Any]] = {}
         self.generations_seen: dict[str, int | None] = {}
@@ -145,7 +187,12 @@ class Agent:
         self.lock = threading.Lock()
 
         self.missions = Informer(
-            "missions", self.local_client, names.MISSIONS, self._on_local_mission, stop=self.stop
+            "missions",
+            self.local_client,
+            names.MISSIONS,
+            self._on_local_mission,
+            on_sync=self._on_local_sync,
+            stop=self.stop,
         )
         self.children = Informer(
             "edgeclusters", self.local_client, names.EDGECLUSTERS, self._on_child, stop=self.stop
@@ -175,10 +222,18 @@ class Agent:
             "exec": self.execute,
             "fold": self.fold,
             "report": self.report,
-            "heartbeat": self.heartbeat,
             "children": self.check_children,
-            "renew": self.renew_token,
         }
+
+    def _stored_records(self) -> dict[str, Applied]:
+        """What the store says was applied; an unreadable record is dropped, not fatal."""
+        records = {}
+        for name, data in self.store.get("applied").items():
+            try:
+                records[name] = Applied.from_json(data)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("stored record of mission %s is unreadable, dropped: %r", name, exc)
+        return records
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -212,6 +267,14 @@ class Agent:
         # A status change of a local Mission is a change of this subtree's states: report it.
         self.queue.add("report", self.cfg.report_delay_seconds)
 
+    def _on_local_sync(self) -> None:
+        # Compare every local copy with the parent once both are listed: a copy whose Mission
+        # was deleted upstream while this agent was down has no upstream event to bring it up.
+        if self.parent_settings:
+            for name, obj in self.missions.snapshot().items():
+                if is_copy(obj):
+                    self.queue.add(("copy", name))
+
     def _on_parent_mission(self, _kind: str, obj: dict[str, Any]) -> None:
         self.queue.add(("copy", obj["metadata"]["name"]))
 
@@ -222,28 +285,37 @@ class Agent:
         self.reports_up.forget()  # the parent may have lost or missed writes: diff afresh
         self.registered = False
         self.queue.add("report")
-        self.queue.add("heartbeat")
+        self.beat.set()
 
     def _on_child(self, kind: str, obj: dict[str, Any]) -> None:
         child = obj["metadata"]["name"]
+        status = obj.get("status") or {}
+        health = (status.get("healthStatus"), str(status.get("subEdgeClusterStates")))
         with self.lock:
             if kind == "DELETED":
                 self.children_seen.pop(child, None)
                 self.children_heartbeat.pop(child, None)
                 self.disconnected.discard(child)
+                news = self.children_health.pop(child, None) is not None
             else:
-                beat = (obj.get("status") or {}).get("lastHeartbeat")
+                beat = status.get("lastHeartbeat")
                 if child not in self.children_seen or beat != self.children_heartbeat.get(child):
                     self.children_heartbeat[child] = beat
                     self.children_seen[child] = time.monotonic()
+                news = self.children_health.get(child) != health
+                self.children_health[child] = health
         self.queue.add("children")
-        self.queue.add("heartbeat", self.cfg.report_delay_seconds)
+        if news:  # this subtree's health changed: tell the parent now, not at the next beat
+            self.beat.set()
         if kind == "DELETED":
             self._fold_all()
 
     def _on_report(self, kind: str, obj: dict[str, Any]) -> None:
         child = obj["metadata"]["name"]
         new = {} if kind == "DELETED" else ((obj.get("spec") or {}).get("missions") or {})
+        if not isinstance(new, dict):
+            log.warning("the report of child %s holds no mapping of Missions: ignored", child)
+            new = {}
         with self.lock:
             old = self.reports_seen.get(child, {})
             self.reports_seen[child] = new
@@ -267,6 +339,10 @@ class Agent:
             informer.start()
         self._watch_content_kinds({k for a in self.applied.values() for k in a.kinds})
         threading.Thread(target=self._ticker, name="ticker", daemon=True).start()
+        if self.parent_settings:
+            threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True).start()
+        for name in self.commands.records:  # reverse commands a restart interrupted
+            self.queue.add(("exec", name))
 
     def run_forever(self) -> None:
         self.start()
@@ -280,27 +356,69 @@ class Agent:
             if key is not None:
                 self.handle(key)
         self.status_writer.close()
+        self.commands.close()
 
     def handle(self, key: Hashable) -> None:
+        """Run one piece of work; whatever it raises is retried later, never the agent's end."""
         verb, *args = key if isinstance(key, tuple) else (key,)
         try:
             self.handlers[verb](*args)
         except (KubeError, OSError) as exc:
-            log.warning("%s failed, retrying: %s", key, exc)
-            self.queue.add(key, RETRY_DELAY)
+            delay = self.retries.next(key)
+            log.warning("%s failed, retrying in %.1f s: %s", key, delay, exc)
+            self.queue.add(key, delay)
+        except Exception as exc:  # RecursionError and MemoryError too: the work loop lives on
+            FAULTS.unexpected(str(verb), exc, " ".join(map(str, args)))
+            self.queue.add(key, self.retries.next(key))
+        else:
+            self.retries.reset(key)
 
     def _ticker(self) -> None:
         last_resync = time.monotonic()
         while not self.stop.wait(self.cfg.heartbeat_seconds):
-            self.queue.add("heartbeat")
-            self.queue.add("children")
-            self.queue.add("renew")
-            if time.monotonic() - last_resync >= self.cfg.resync_seconds:
-                last_resync = time.monotonic()
-                for name, obj in self.missions.snapshot().items():
-                    if is_copy(obj) and self.parent_settings:
-                        self.queue.add(("exec", name))
-                self._fold_all()
+            try:
+                self.queue.add("children")
+                if time.monotonic() - last_resync >= self.cfg.resync_seconds:
+                    last_resync = time.monotonic()
+                    for name, obj in self.missions.snapshot().items():
+                        if is_copy(obj) and self.parent_settings:
+                            self.queue.add(("exec", name))
+                    self._fold_all()
+            except Exception as exc:
+                FAULTS.unexpected("ticker", exc)
+
+    def _heartbeats(self) -> None:
+        """The heartbeat thread: renew the token when due, then beat; every period, and soon
+        after a change worth telling (``self.beat``). Nothing else runs here."""
+        due = time.monotonic()
+        failing = False
+        while not self.stop.is_set():
+            if self.beat.wait(max(0.0, due - time.monotonic())):
+                self.stop.wait(self.cfg.report_delay_seconds)  # let a burst of changes settle
+            self.beat.clear()
+            if self.stop.is_set():
+                return
+            due = time.monotonic() + self.cfg.heartbeat_seconds  # a slow beat delays no other
+            try:
+                self.renew_token()
+                self.heartbeat()
+            except (KubeError, OSError) as exc:
+                if not failing:  # once per outage, not once per period
+                    log.warning("heartbeat to the parent failed (retrying every beat): %s", exc)
+                failing = True
+                self._drop_heartbeat_client()
+            except Exception as exc:
+                FAULTS.unexpected("heartbeat", exc)
+                self._drop_heartbeat_client()
+            else:
+                if failing:
+                    log.info("heartbeat to the parent works again")
+                failing = False
+
+    def _drop_heartbeat_client(self) -> None:
+        if self.heartbeat_parent is not None:
+            self.heartbeat_parent.close()
+            self.heartbeat_parent = None
 
     def _fold_all(self) -> None:
         for name in self.missions.snapshot():
@@ -333,6 +451,7 @@ class Agent:
         upstream = self.parent_missions.get(name)
         local = self.missions.get(name)
         if upstream is None:
+            self._copied(name)
             if local is not None and is_copy(local):
                 log.info("mission %s deleted at the parent: deleting the local copy", name)
                 self.local.delete_if_exists(names.mission_path(name))
@@ -342,15 +461,33 @@ class Agent:
             return
         desired = self._copy_of(upstream)
         if local is not None and self._same_copy(local, desired):
+            self._copied(name)
             return
-        log.info(
-            "copying mission %s (parent generation %s)",
-            name,
-            upstream["metadata"].get("generation"),
-        )
-        self.local.apply(
-            names.mission_path(name), desired, field_manager=names.FIELD_MANAGER_AGENT, force=True
-        )
+        generation = as_int(upstream["metadata"].get("generation"))
+        log.info("copying mission %s (parent generation %s)", name, generation)
+        try:
+            self.local.apply(
+                names.mission_path(name),
+                desired,
+                field_manager=names.FIELD_MANAGER_AGENT,
+                force=True,
+            )
+        except KubeApiError as exc:
+            if exc.transient:
+                raise
+            # This cluster refuses the Mission (its CRD is stricter than the parent's): a
+            # failure of that Mission, reported up, retried with its own backoff.
+            delay = self.mission_retries.next(("copy", name))
+            self.copy_failures[name] = (generation, f"copy refused by this cluster: {exc.message}")
+            self.queue.add(("copy", name), delay)
+            self.queue.add("report", self.cfg.report_delay_seconds)
+            return
+        self._copied(name)
+
+    def _copied(self, name: str) -> None:
+        self.mission_retries.reset(("copy", name))
+        if self.copy_failures.pop(name, None) is not None:
+            self.queue.add("report", self.cfg.report_delay_seconds)
 
     def _copy_of(self, upstream: dict[str, Any]) -> dict[str, Any]:
         meta = upstream["metadata"]
@@ -388,59 +525,116 @@ class Agent:
         if local is None or not is_copy(local):
             self._retire(name)
             return
-        spec = local.get("spec") or {}
-        generation = int(local["metadata"].get("generation") or 0)
-        if not placement_matches(
-            spec.get("placement"), self.cfg.cluster, self.cfg.labels, self.cfg.kube_distro
-        ):
-            self._retire(name, st.NOT_MATCH, generation)
+        generation = as_int(local["metadata"].get("generation"))
+        if self._backing_off(name, generation):
             return
+        state = self._attempt(name, local, generation)
+        if state is None:
+            return  # failed, no longer selects this cluster, or waits for a reversecommand
+        self.retry_at.pop(name, None)
+        self.mission_retries.reset(name)
+        self._set_state(name, state, generation)
+
+    def _backing_off(self, name: str, generation: int) -> bool:
+        """True while Mission ``name`` waits out the backoff of its last failure."""
+        waiting = self.retry_at.get(name)
+        if waiting is None:
+            return False
+        if waiting[0] != generation:  # a new generation: a fresh start
+            self.mission_retries.reset(name)
+            del self.retry_at[name]
+            return False
+        left = waiting[1] - time.monotonic()
+        if left > 0:
+            self.queue.add(("exec", name), left)
+            return True
+        return False
+
+    def _attempt(self, name: str, local: dict[str, Any], generation: int) -> str | None:
+        """Carry Mission ``name`` out; a failure of any kind becomes its failed state."""
+        try:
+            return self._carry_out(name, local, local.get("spec"), generation)
+        except MissionFailure as exc:
+            reason = str(exc)
+        except KubeApiError as exc:
+            if exc.transient or exc.status < 400:
+                raise  # the work loop retries it
+            # refused: a 4xx (e.g. 403 where RBAC is narrower than the grant), or a 500 for a
+            # field of the wrong type
+            reason = exc.message
+        except (KubeError, OSError):
+            raise  # transient: the work loop retries it
+        except Exception as exc:  # a bug or a resource exhausted: this Mission's failure only
+            FAULTS.unexpected("exec", exc, name)
+            reason = f"agent error: {describe(exc)}"
+        self._failed(name, generation, reason)
+        return None
+
+    def _carry_out(
+        self, name: str, local: dict[str, Any], spec: Any, generation: int
+    ) -> str | None:
+        """This cluster's state of Mission ``name`` (None: retired); MissionFailure when it fails.
+
+        The placement is read first: a Mission whose other fields are broken is ``not match``
+        on the clusters it does not select, and fails only where it does.
+        """
+        if not isinstance(spec, dict):
+            raise MissionFailure(spec_problem(spec) or "spec: unreadable")
+        placement = spec.get("placement")
+        problem = placement_problem(placement) if placement is not None else None
+        if problem:
+            raise MissionFailure(problem)
+        if not self._selects(spec):
+            self._retire(name, st.NOT_MATCH, generation)
+            return None
+        problem = spec_problem(spec)
+        if problem:
+            raise MissionFailure(problem)
         if (spec.get("missionresource") or "").strip():
             state = self._execute_resource(name, generation, spec["missionresource"])
         else:
-            state = self._execute_command(name, generation, spec)
+            state = self.commands.command_state(
+                name, local["metadata"].get("uid") or "", generation, spec["missioncommand"]
+            )
         if st.classify(state) != st.FAILED:
-            state = self.commands.statecheck(spec) or state
+            check = (spec.get("statecheck") or {}).get("command")
+            state = self.commands.statecheck(name, generation, check) or state
+        return state
+
+    def _selects(self, spec: Any) -> bool:
+        """True when the Mission's placement selects this cluster (False when unreadable)."""
+        placement = spec.get("placement") if isinstance(spec, dict) else None
+        if placement is not None and placement_problem(placement):
+            return False
+        return placement_matches(placement, self.cfg.cluster, self.cfg.labels, self.cfg.kube_distro)
+
+    def _failed(self, name: str, generation: int, reason: str) -> None:
+        """Mission ``name`` failed here: say so, and try again after its own backoff."""
+        delay = self.mission_retries.next(name)
+        self.retry_at[name] = (generation, time.monotonic() + delay)
+        self.queue.add(("exec", name), delay)
+        state = st.failed(reason)
+        if self.own_states.get(name) != state:
+            log.warning("mission %s failed (retry in %.1f s): %s", name, delay, reason)
         self._set_state(name, state, generation)
 
     def _execute_resource(self, name: str, generation: int, resource: str) -> str:
         try:
             objects = load_manifests(resource, where="spec.missionresource")
         except ManifestError as exc:
-            return st.failed(str(exc))
+            raise MissionFailure(str(exc)) from exc
         applied = self.applied.get(name)
-        if applied is not None and applied.generation == generation:
+        if applied is not None and applied.complete and applied.generation == generation:
             drifted, state = self.content.inspect(applied)
             if not drifted:
                 return state
-        # Not applied yet, a new generation, or drifted: apply (again).
+        # Not applied yet, a new generation, an apply that stopped half-way, or drifted.
         log.info("applying the content of mission %s (generation %s)", name, generation)
-        try:
-            fresh = self.content.apply(name, generation, objects)
-        except (ContentConflict, UnknownKind) as exc:
-            return st.failed(str(exc))
-        except KubeApiError as exc:
-            if exc.status >= 500 or exc.status == 429:
-                raise
-            return st.failed(exc.message)
-        if applied is not None:
-            self.content.remove(applied, keep=set(fresh.objects))
+        fresh = self.content.apply(
+            name, generation, objects, applied, lambda progress: self._remember(name, progress)
+        )
         self._remember(name, fresh)
         return self.content.state(fresh)
-
-    def _execute_command(self, name: str, generation: int, spec: dict[str, Any]) -> str:
-        done = self.commands_done.get(name)
-        if done and done.get("generation") == generation:
-            return str(done["state"])
-        state = self.commands.mission_command(spec)
-        record = {
-            "generation": generation,
-            "state": state,
-            "reverse": (spec.get("missioncommand") or {}).get("reversecommand"),
-        }
-        self.commands_done[name] = record
-        self.store.put("commands", name, record)
-        return state
 
     def _remember(self, name: str, applied: Applied | None) -> None:
         if applied is None:
@@ -456,13 +650,13 @@ class Agent:
         applied = self.applied.get(name)
         if applied is not None:
             log.info("removing the content of mission %s", name)
-            self.content.remove(applied)
+            for namespace, reason in self.content.remove(name, applied):
+                self.store.put("kept", namespace, {"mission": name, "reason": reason})
             self._remember(name, None)
-        done = self.commands_done.pop(name, None)
-        if done is not None:
-            if done.get("state") == st.DONE and done.get("reverse"):
-                self.commands.reverse({"missioncommand": {"reversecommand": done["reverse"]}})
-            self.store.put("commands", name, None)
+        if not self.commands.retire(name):
+            return  # its reversecommand waits or runs; its end brings the Mission back here
+        self.retry_at.pop(name, None)
+        self.mission_retries.reset(name)
         if state is None:
             self.executed.pop(name, None)
             if self.own_states.pop(name, None) is not None:
@@ -481,8 +675,17 @@ class Agent:
 
     # -- upward: report and heartbeat --------------------------------------------------------
 
+    def _report_client(self) -> KubeClient:
+        """The work loop's client of the parent, rebuilt after a token renewal."""
+        settings = self.parent_settings
+        if self.report_parent is None or self.report_parent[0] is not settings:
+            if self.report_parent is not None:
+                self.report_parent[1].close()
+            self.report_parent = (settings, self.parent_client())
+        return self.report_parent[1]
+
     def report(self) -> None:
-        if self.parent is None:
+        if self.parent_settings is None:
             return
         wait = self.reports_up.pause()
         if wait > 0:
@@ -490,27 +693,38 @@ class Agent:
             return
         assert self.parent_missions is not None
         copies = {n: o for n, o in self.missions.snapshot().items() if is_copy(o)}
-        missions = self.composer.compose(
-            {n: s for n, s in self.own_states.items() if n in copies},
-            {n: o.get("status") or {} for n, o in copies.items()},
-            {
-                n: caught_up(
-                    int(o["metadata"]["annotations"].get(names.PARENT_GENERATION_ANNOTATION) or 0),
-                    int(o["metadata"].get("generation") or 0),
-                    self.executed.get(n),
-                    (o.get("status") or {}).get("observedGeneration"),
-                )
-                for n, o in copies.items()
-            },
-        )
+        own = {n: s for n, s in self.own_states.items() if n in copies}
+        status = {n: o.get("status") or {} for n, o in copies.items()}
+        generations = {
+            n: caught_up(
+                as_int(o["metadata"]["annotations"].get(names.PARENT_GENERATION_ANNOTATION)),
+                as_int(o["metadata"].get("generation")),
+                self.executed.get(n),
+                as_int((o.get("status") or {}).get("observedGeneration")),
+            )
+            for n, o in copies.items()
+        }
+        for name, (generation, reason) in self.copy_failures.items():
+            if name not in copies:  # refused here: nothing below this cluster has it either
+                own[name], status[name], generations[name] = st.failed(reason), {}, generation
+        missions = self.composer.compose(own, status, generations)
         try:
-            self.reports_up.write(self.parent, missions)
+            self.reports_up.write(self._report_client(), missions)
         except ReportMissing as exc:
             log.warning("%s", exc)
             self.queue.add("report", 10.0)
+        except (KubeError, OSError):
+            self.report_parent = None  # a fresh connection for the retry
+            raise
+
+    def _heartbeat_client(self) -> KubeClient:
+        if self.heartbeat_parent is None:
+            self.heartbeat_parent = self.parent_client()
+        return self.heartbeat_parent
 
     def heartbeat(self) -> None:
-        if self.parent is None:
+        """Keep this cluster's EdgeCluster on the parent current (the heartbeat thread)."""
+        if self.parent_settings is None:
             return
         status = self._own_status()
         if not self.registered:
@@ -529,12 +743,13 @@ class Agent:
         self, path: str, kind: str, labels: dict[str, str] | None = None, **fields: Any
     ) -> None:
         """Server-side apply of this cluster's own object on the parent (all it may write)."""
-        assert self.parent is not None
         metadata: dict[str, Any] = {"name": self.cfg.cluster}
         if labels is not None:
             metadata["labels"] = labels
         body = {"apiVersion": names.API_VERSION, "kind": kind, "metadata": metadata, **fields}
-        self.parent.apply(path, body, field_manager=names.FIELD_MANAGER_AGENT, force=True)
+        self._heartbeat_client().apply(
+            path, body, field_manager=names.FIELD_MANAGER_AGENT, force=True
+        )
 
     def _own_status(self) -> dict[str, Any]:
         status: dict[str, Any] = {
@@ -545,14 +760,7 @@ class Agent:
         copies = {n: o for n, o in self.missions.snapshot().items() if is_copy(o)}
         status["receivedMissions"] = sorted(copies)
         status["activeMissions"] = sorted(
-            n
-            for n, o in copies.items()
-            if placement_matches(
-                (o.get("spec") or {}).get("placement"),
-                self.cfg.cluster,
-                self.cfg.labels,
-                self.cfg.kube_distro,
-            )
+            n for n, o in copies.items() if self._selects(o.get("spec"))
         )
         try:
             with KubeClient(self.local_settings, timeout=3, connect_retries=0) as probe:
@@ -602,21 +810,25 @@ class Agent:
         lifetime = expires - issued
         if time.time() < issued + lifetime * self.cfg.token_renew_after:
             return
-        assert self.parent is not None and self.cfg.parent_kubeconfig is not None
+        assert self.cfg.parent_kubeconfig is not None
         token, _expiry = child_link.issue_token(
-            self.parent, self.cfg.cluster, token_ttl=max(lifetime, child_link.MIN_TOKEN_TTL)
+            self._heartbeat_client(),
+            self.cfg.cluster,
+            token_ttl=max(lifetime, child_link.MIN_TOKEN_TTL),
         )
         path = Path(self.cfg.parent_kubeconfig)
-        config = yaml.safe_load(path.read_text())
+        config = safe_load(path.read_bytes(), f"parent kubeconfig {str(path)!r}")
         for user in config.get("users") or []:
             user.setdefault("user", {})["token"] = token
         tmp = path.with_name(f".{path.name}.new")
-        tmp.write_text(yaml.safe_dump(config))
-        tmp.chmod(0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(safe_dump(config))
         os.replace(tmp, path)
+        # New clients (this thread's now, the work loop's and the watch's at their next
+        # connection) use the new token.
         self.parent_settings = settings_from_kubeconfig(str(path))
-        self.parent.close()
-        self.parent = self.parent_client()
+        self._drop_heartbeat_client()
         log.info("renewed the token on the parent (lifetime %d s)", lifetime)
 
     # -- the parent side: children and their reports --------------------------------------------
@@ -643,7 +855,7 @@ class Agent:
                     self.local.patch(names.edgecluster_path(child, status=True), patch)
         if changed:
             self._fold_all()
-            self.queue.add("heartbeat")
+            self.beat.set()
 
     def fold_later(self, name: str, delay: float = 0.0) -> None:
         """Mark Mission ``name`` for folding; marks made before its turn merge into one fold."""
@@ -667,7 +879,16 @@ class Agent:
                 name = next(iter(self.fold_pending))
                 del self.fold_pending[name]
             if not self.status_writer.busy(name):  # busy: folded again once its write lands
-                self.fold_one(name)
+                try:
+                    self.fold_one(name)
+                except (KubeError, OSError):
+                    self.fold_later(name, RETRY_DELAY)
+                    raise
+                except Exception as exc:  # one Mission's fold, not every other's
+                    FAULTS.unexpected("fold", exc, name)
+                    self.fold_later(name, self.mission_retries.next(("fold", name)))
+                else:
+                    self.mission_retries.reset(("fold", name))
         self.queue.add("fold")  # more may wait: let work of a higher class go first
 
     def _status_done(self, name: str, failed: bool) -> None:
@@ -686,9 +907,9 @@ class Agent:
                 }
                 for child in self.children.snapshot()
             }
-        generation = int(local["metadata"].get("generation") or 0)
+        generation = as_int(local["metadata"].get("generation"))
         status = fold(name, views, self.cfg.max_paths, generation)
-        status["contentKind"] = content_kind(local.get("spec") or {})
+        status["contentKind"] = content_kind(local.get("spec"))
         current = self.status_writer.base(name, local)
         patch = merge_patch({k: current[k] for k in status if k in current}, status)
         if not patch:

@@ -7,10 +7,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import (
+    MissionPolicy,
+    PolicyError,
+    parse_policy,
+)
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
     YamlLimitError,
     safe_load,
 )
+
+from .commands import CommandUser, resolve_user
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DISTROS = ("k8s", "k3s", "arktos")
@@ -37,10 +44,20 @@ class AgentConfig:
     status_write_burst: int = 20
     allow_commands: bool = False
     command_timeout_seconds: float = 10.0
+    command_user: str | int | None = None  # run commands as this (unprivileged) user
+    command_kubeconfig: str | None = None  # what [kubeconfig] becomes (default: kubeconfig)
+    command_workers: int = 4  # commands running at once
+    command_queue: int = 64  # commands waiting for a worker, at most
+    statecheck_interval_seconds: float = 10.0  # a Mission's statecheck runs at most this often
     kubectl: str = "kubectl"
     state_dir: str = "/var/lib/fornax-agent"
     token_renewal: bool = True
     token_renew_after: float = 0.66  # renew the parent token after this part of its lifetime
+    # The rights this cluster grants Missions (MissionPolicy.to_dict() form; None: defaults).
+    mission_policy: dict[str, Any] | None = None
+    # Derived by validate(): the parsed grant and the resolved command user.
+    policy: MissionPolicy = field(init=False, repr=False, default_factory=MissionPolicy)
+    user: CommandUser | None = field(init=False, repr=False, default=None)
 
     def validate(self) -> AgentConfig:
         if not isinstance(self.cluster, str) or not NAME.match(self.cluster):
@@ -53,6 +70,7 @@ class AgentConfig:
             "resync_seconds",
             "command_timeout_seconds",
             "status_writes_per_second",
+            "statecheck_interval_seconds",
         ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value <= 0:
@@ -69,7 +87,7 @@ class AgentConfig:
             raise ConfigError(
                 f"token_renew_after: {self.token_renew_after!r} must lie between 0 and 1"
             )
-        for name in ("max_paths", "status_write_burst"):
+        for name in ("max_paths", "status_write_burst", "command_workers", "command_queue"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name}: {value!r} must be a positive integer")
@@ -77,10 +95,27 @@ class AgentConfig:
             isinstance(k, str) and isinstance(v, str) for k, v in self.labels.items()
         ):
             raise ConfigError(f"labels: {self.labels!r} must map strings to strings")
-        for name in ("kubeconfig", "parent_kubeconfig"):
+        return self._check_host()
+
+    def _check_host(self) -> AgentConfig:
+        """The files, switches, grant and user the settings name; derives policy and user."""
+        for name in ("kubeconfig", "parent_kubeconfig", "command_kubeconfig"):
             value = getattr(self, name)
             if value is not None and not Path(value).is_file():
                 raise ConfigError(f"{name}: {value!r} is not a readable file")
+        for name in ("allow_commands", "token_renewal"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name}: {value!r} must be true or false")
+        try:
+            self.policy = parse_policy(self.mission_policy, "mission_policy")
+        except PolicyError as exc:
+            raise ConfigError(str(exc)) from exc
+        if self.command_user is not None:
+            try:
+                self.user = resolve_user(self.command_user)
+            except ValueError as exc:
+                raise ConfigError(f"command_user: {exc}") from exc
         return self
 
 
@@ -93,7 +128,7 @@ def load_config(path: str) -> AgentConfig:
         raise ConfigError(str(exc)) from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path!r} must hold a mapping")
-    known = {f.name for f in fields(AgentConfig)}
+    known = {f.name for f in fields(AgentConfig) if f.init}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown setting in {path!r} (known: {sorted(known)})")

@@ -1,51 +1,151 @@
-"""A Mission's content in this cluster: apply it, watch it, restore it, remove what we made."""
+"""A Mission's content in this cluster: check it, apply it, restore it, remove what it made.
+
+Rules, in the order they are applied:
+
+1. **Rights.** Every object of the content is looked up (API discovery gives its resource,
+   group and scope) and checked against the cluster's grant (``MissionPolicy.problem``) before
+   anything is applied; one refused object refuses the whole Mission
+   (``not allowed here: <kind>/<namespace> ...``).
+2. **Ownership.** An object belongs to exactly one Mission: it carries the Mission's name
+   (label ``edgeclusters.kubeedge.io/mission``) and the applying cluster (annotation
+   ``applied-by``). An object that exists without this cluster's mark is left alone; one that
+   belongs to another Mission is not taken over (``<kind>/<ns>/<name> belongs to Mission
+   <other>``). Again nothing is applied.
+3. **A record before the apply.** What is about to be applied is recorded first (persisted by
+   the agent), and what was applied as it goes, so when the 2nd of several objects fails, the
+   1st is known: a later apply that no longer names it, or the Mission's deletion, removes it.
+4. **Removal** deletes only objects that carry this Mission's and this cluster's marks. A
+   Namespace the Mission created is deleted only when it holds nothing else: every object in
+   it is the Mission's, depends on another object (ownerReferences: pods of a Deployment), or
+   is one the cluster makes in every namespace. Otherwise it stays, and says why in its
+   ``edgeclusters.kubeedge.io/kept`` annotation.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import states as st
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import MissionPolicy
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeApiError,
     KubeClient,
+    resource_path,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import Discovery
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import (
+    Discovery,
+    ResourceInfo,
+    UnknownKind,
+)
 
 log = logging.getLogger("fornax.agent.content")
 
+NOT_YET = -1  # in a record: an object about to be applied (its generation is not known yet)
+NAMESPACES = "/api/v1/namespaces/"
+# Objects the cluster itself creates in every namespace, and kinds that only record history.
+AUTOMATIC_OBJECTS = {("serviceaccounts", "", "default"), ("configmaps", "", "kube-root-ca.crt")}
+SKIPPED_KINDS = {("events", ""), ("events", "events.k8s.io")}
 
-class ContentConflict(Exception):
-    """An object of the content exists and was not made by this agent: it is left alone."""
+
+class MissionFailure(Exception):
+    """This Mission cannot be carried out here; the message is the reason its state gives."""
+
+
+class ContentConflict(MissionFailure):
+    """An object of the content exists and belongs to someone else: it is left alone."""
+
+
+class NotAllowed(MissionFailure):
+    """An object of the content is outside the rights this cluster grants Missions."""
 
 
 @dataclass
 class Applied:
-    """What the agent created for one Mission generation (persisted across restarts)."""
+    """What the agent applied for one Mission (persisted across restarts).
+
+    ``complete`` is False while an apply is under way or after one stopped half-way: the
+    record then holds everything that may exist (the previous objects and those about to be
+    applied), so that removal finds them all.
+    """
 
     generation: int
     objects: dict[str, int] = field(default_factory=dict)  # object path -> metadata.generation
     kinds: list[str] = field(default_factory=list)  # "apiVersion|plural" of the objects
+    complete: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {"generation": self.generation, "objects": self.objects, "kinds": self.kinds}
+        return {
+            "generation": self.generation,
+            "objects": self.objects,
+            "kinds": self.kinds,
+            "complete": self.complete,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Applied:
-        return cls(int(data["generation"]), dict(data["objects"]), list(data.get("kinds") or []))
+        return cls(
+            int(data["generation"]),
+            {str(k): int(v) for k, v in dict(data["objects"]).items()},
+            list(data.get("kinds") or []),
+            bool(data.get("complete", True)),
+        )
 
 
-def ours(obj: dict[str, Any], cluster: str) -> bool:
+@dataclass(frozen=True)
+class Planned:
+    """One object of the content, with where it goes."""
+
+    obj: dict[str, Any]
+    info: ResourceInfo
+    namespace: str | None
+    path: str
+
+    @property
+    def kind_key(self) -> str:
+        return f"{self.info.api_version}|{self.info.plural}"
+
+    @property
+    def label(self) -> str:
+        name = self.obj["metadata"]["name"]
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.info.kind}/{where}{name}"
+
+
+def group_of(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def marks(obj: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(the Mission label, the applied-by annotation) of a live object."""
     meta = obj.get("metadata") or {}
-    return (meta.get("annotations") or {}).get(names.APPLIED_BY_ANNOTATION) == cluster
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    return labels.get(names.MISSION_LABEL), annotations.get(names.APPLIED_BY_ANNOTATION)
+
+
+def owned_by(obj: Mapping[str, Any], mission: str, cluster: str) -> bool:
+    return marks(obj) == (mission, cluster)
+
+
+def is_namespace_path(path: str) -> bool:
+    return path.startswith(NAMESPACES) and "/" not in path[len(NAMESPACES) :]
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
 
 
 class Content:
-    def __init__(self, client: KubeClient, cluster: str) -> None:
+    def __init__(self, client: KubeClient, cluster: str, policy: MissionPolicy) -> None:
         self.client = client
         self.cluster = cluster
+        self.policy = policy
         self.discovery = Discovery(client)
 
     def marked(self, mission: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -64,25 +164,93 @@ class Content:
         marked["metadata"] = meta
         return marked
 
-    def apply(self, mission: str, generation: int, objects: list[dict[str, Any]]) -> Applied:
-        applied = Applied(generation)
-        for obj in objects:
-            path = self.discovery.path_of(obj)
-            info = self.discovery.lookup(obj["apiVersion"], obj["kind"])
-            existing = self.client.get_or_none(path)
-            if existing is not None and not ours(existing, self.cluster):
+    # -- before anything is applied ---------------------------------------------------------
+
+    def plan(self, objects: list[dict[str, Any]]) -> list[Planned]:
+        """Every object with its resource and place, each checked against the grant."""
+        planned = []
+        for index, obj in enumerate(objects):
+            meta = obj["metadata"]
+            for name in ("labels", "annotations"):
+                if meta.get(name) is not None and not _string_map(meta[name]):
+                    raise MissionFailure(
+                        f"spec.missionresource document {index + 1}: metadata.{name} must map "
+                        "strings to strings"
+                    )
+            try:
+                info = self.discovery.lookup(obj["apiVersion"], obj["kind"])
+            except UnknownKind as exc:
+                raise MissionFailure(str(exc)) from exc
+            namespace = (meta.get("namespace") or "default") if info.namespaced else None
+            problem = self.policy.problem(obj, info.plural, group_of(info.api_version), namespace)
+            if problem:
+                raise NotAllowed(problem)
+            path = resource_path(info.api_version, info.plural, meta["name"], namespace)
+            planned.append(Planned(obj, info, namespace, path))
+        return planned
+
+    def check_owners(self, mission: str, planned: list[Planned]) -> None:
+        """Refuse (ContentConflict) when an object exists and is not this Mission's."""
+        for item in planned:
+            live = self.client.get_or_none(item.path)
+            if live is None:
+                continue
+            label, applied_by = marks(live)
+            if applied_by != self.cluster or not label:
                 raise ContentConflict(
-                    f"{obj['kind']} {path.rsplit('/', 1)[-1]} exists and was not created by "
-                    f"Fornax on {self.cluster}: left alone"
+                    f"{item.label} exists and was not created by Fornax on {self.cluster}: "
+                    "left alone"
                 )
-            result = self.client.apply(
-                path, self.marked(mission, obj), field_manager=names.FIELD_MANAGER_AGENT, force=True
-            )
-            applied.objects[path] = int(result["metadata"].get("generation") or 0)
-            kind = f"{info.api_version}|{info.plural}"
-            if kind not in applied.kinds:
-                applied.kinds.append(kind)
-        return applied
+            if label != mission:
+                raise ContentConflict(f"{item.label} belongs to Mission {label}")
+
+    # -- applying ---------------------------------------------------------------------------
+
+    def apply(
+        self,
+        mission: str,
+        generation: int,
+        objects: list[dict[str, Any]],
+        previous: Applied | None,
+        record: Callable[[Applied], None],
+    ) -> Applied:
+        """Apply every object, or none when one is refused; ``record`` persists progress.
+
+        On a failure half-way the record keeps what may exist and MissionFailure (or, for a
+        transient error, the KubeError) is raised; the next apply or the removal cleans up.
+        """
+        planned = self.plan(objects)
+        self.check_owners(mission, planned)
+        kinds = list(
+            dict.fromkeys([p.kind_key for p in planned] + list(previous.kinds if previous else []))
+        )
+        progress = Applied(
+            generation,
+            {**(previous.objects if previous else {}), **{p.path: NOT_YET for p in planned}},
+            kinds,
+            complete=False,
+        )
+        record(progress)
+        done: dict[str, int] = {}
+        for item in planned:
+            try:
+                result = self.client.apply(
+                    item.path,
+                    self.marked(mission, item.obj),
+                    field_manager=names.FIELD_MANAGER_AGENT,
+                    force=True,
+                )
+            except KubeApiError as exc:
+                record(progress)
+                if exc.transient:
+                    raise
+                note = f" ({len(done)} applied before it, removed with the Mission)"
+                raise MissionFailure(f"{item.label}{note if done else ''}: {exc.message}") from exc
+            generation_now = int((result.get("metadata") or {}).get("generation") or 0)
+            done[item.path] = progress.objects[item.path] = generation_now
+        if previous is not None:
+            self.remove(mission, previous, keep=set(done))
+        return Applied(generation, done, list(dict.fromkeys(p.kind_key for p in planned)))
 
     def inspect(self, applied: Applied) -> tuple[bool, str]:
         """(drifted, state) from one read of every object we made.
@@ -101,15 +269,93 @@ class Content:
     def state(self, applied: Applied) -> str:
         return self.inspect(applied)[1]
 
-    def remove(self, applied: Applied, keep: set[str] | None = None) -> None:
-        """Delete the objects of ``applied`` (but those in ``keep``) that carry our marks."""
-        for path in applied.objects:
-            if keep and path in keep:
-                continue
+    # -- removing ---------------------------------------------------------------------------
+
+    def remove(
+        self, mission: str, applied: Applied, keep: set[str] | None = None
+    ) -> list[tuple[str, str]]:
+        """Delete what ``applied`` lists (but ``keep``) that carries this Mission's marks.
+
+        Namespaces go last, and only when empty of anything else; returns (namespace, reason)
+        for those left standing.
+        """
+        kept = []
+        paths = [p for p in applied.objects if not (keep and p in keep)]
+        for path in sorted(paths, key=is_namespace_path):
             live = self.client.get_or_none(path)
-            if live is not None and ours(live, self.cluster):
-                try:
-                    self.client.delete(path, propagation="Background")
-                except KubeApiError as exc:
-                    if exc.status != 404:
-                        raise
+            if live is None or not owned_by(live, mission, self.cluster):
+                continue
+            if is_namespace_path(path):
+                reason = self._namespace_kept(mission, live, applied)
+                if reason:
+                    kept.append((live["metadata"]["name"], reason))
+                    continue
+            try:
+                self.client.delete(path, propagation="Background")
+            except KubeApiError as exc:
+                if exc.status != 404:
+                    raise
+        return kept
+
+    def _namespace_kept(self, mission: str, live: dict[str, Any], applied: Applied) -> str | None:
+        """Why Namespace ``live`` must stay (None: it holds only what the Mission made)."""
+        meta = live.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return None
+        namespace = meta["name"]
+        other = self.foreign_object(mission, namespace, applied)
+        if other is None:
+            return None
+        reason = f"namespace {namespace} kept: {other}"
+        log.warning("%s", reason)
+        try:
+            self.client.patch(
+                f"{NAMESPACES}{namespace}",
+                {"metadata": {"annotations": {names.KEPT_ANNOTATION: reason}}},
+            )
+        except KubeApiError as exc:  # the note is a courtesy; the namespace stays either way
+            log.warning("could not annotate namespace %s: %s", namespace, exc)
+        return reason
+
+    def foreign_object(self, mission: str, namespace: str, applied: Applied) -> str | None:
+        """Why ``namespace`` holds more than Mission ``mission`` made (None: it does not): the
+        first object of someone else's.
+
+        Kinds this agent may not list count as holding something: what cannot be seen is kept.
+        """
+        services = {
+            p.rsplit("/", 1)[1] for p in applied.objects if "/services/" in p
+        }  # their Endpoints are the cluster's
+        for info in self.discovery.resources(namespaced=True, verb="list", refresh=True):
+            group = group_of(info.api_version)
+            if (info.plural, group) in SKIPPED_KINDS:
+                continue
+            try:
+                items = (
+                    self.client.get(
+                        resource_path(info.api_version, info.plural, namespace=namespace)
+                    ).get("items")
+                    or []
+                )
+            except KubeApiError as exc:
+                if exc.status in (404, 405):
+                    continue
+                if exc.status in (401, 403):
+                    return (
+                        f"this agent may not list {info.plural} there, so it cannot tell that "
+                        f"Mission {mission} made all it holds"
+                    )
+                raise
+            for item in items:
+                meta = item.get("metadata") or {}
+                name = meta.get("name")
+                if (
+                    meta.get("deletionTimestamp")
+                    or meta.get("ownerReferences")
+                    or owned_by(item, mission, self.cluster)
+                    or (info.plural, group, name) in AUTOMATIC_OBJECTS
+                    or (info.plural == "endpoints" and not group and name in services)
+                ):
+                    continue
+                return f"it holds {info.kind} {name}, which Mission {mission} did not create"
+        return None

@@ -15,15 +15,24 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
     KubeError,
 )
 
+from .faults import FAULTS
+
 Event = Callable[[str, dict[str, Any]], None]
 MAX_BACKOFF = 2.0
 WATCH_SECONDS = 120
 
 
-def object_key(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
+class Malformed(ValueError):
+    """An object from a list or a watch that has no usable name: it is skipped."""
+
+
+def object_key(obj: Any) -> str:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not name:
+        raise Malformed(f"an object without a name: {str(obj)[:120]}")
     namespace = meta.get("namespace")
-    return f"{namespace}/{meta['name']}" if namespace else meta["name"]
+    return f"{namespace}/{name}" if isinstance(namespace, str) and namespace else name
 
 
 class Informer(threading.Thread):
@@ -31,6 +40,8 @@ class Informer(threading.Thread):
 
     ``on_event(type, obj)`` gets ADDED, MODIFIED and DELETED, also for differences found by a
     re-list (what changed while the watch was down); ``on_sync()`` runs after every list.
+    A callback that raises is a fault of that one event (logged, counted); a malformed object
+    is skipped; neither stops the informer.
     """
 
     def __init__(
@@ -81,6 +92,9 @@ class Informer(threading.Thread):
                     self._lost(exc)
             except (KubeError, OSError, ValueError) as exc:
                 self._lost(exc)
+            except Exception as exc:  # a bug here must not end the watch for good
+                FAULTS.unexpected(f"informer {self.label}", exc)
+                self._lost(exc)
             finally:
                 if client is not None:
                     client.close()
@@ -97,24 +111,38 @@ class Informer(threading.Thread):
 
     def _list(self, client: KubeClient) -> str:
         listing = client.get(self.path, labelSelector=self.label_selector)
-        fresh = {object_key(o): self._with_kind(o, listing) for o in listing.get("items") or []}
+        fresh = {}
+        for item in listing.get("items") or []:
+            try:
+                fresh[object_key(item)] = self._with_kind(item, listing)
+            except Malformed as exc:
+                self.log.warning("%s: skipped %s", self.path, exc)
         with self.lock:
             old, self.cache = self.cache, fresh
         for key, obj in fresh.items():
             if key not in old:
-                self.on_event("ADDED", obj)
+                self._deliver("ADDED", obj)
             elif old[key].get("metadata", {}).get("resourceVersion") != obj["metadata"].get(
                 "resourceVersion"
             ):
-                self.on_event("MODIFIED", obj)
+                self._deliver("MODIFIED", obj)
         for key, obj in old.items():
             if key not in fresh:
-                self.on_event("DELETED", obj)
+                self._deliver("DELETED", obj)
         self.connected = True
         self.synced.set()
         if self.on_sync:
-            self.on_sync()
+            try:
+                self.on_sync()
+            except Exception as exc:
+                FAULTS.unexpected(f"informer {self.label} (sync)", exc)
         return listing["metadata"]["resourceVersion"]
+
+    def _deliver(self, kind: str, obj: dict[str, Any]) -> None:
+        try:
+            self.on_event(kind, obj)
+        except Exception as exc:  # one event's fault, never the informer's end
+            FAULTS.unexpected(f"informer {self.label}", exc, f"{kind} {object_key(obj)}")
 
     @staticmethod
     def _with_kind(obj: dict[str, Any], listing: dict[str, Any]) -> dict[str, Any]:
@@ -131,18 +159,32 @@ class Informer(threading.Thread):
             timeout_seconds=WATCH_SECONDS,
             label_selector=self.label_selector,
         ):
-            obj = event["object"]
-            version = obj.get("metadata", {}).get("resourceVersion") or version
-            kind = event["type"]
+            obj = event.get("object") if isinstance(event, dict) else None
+            kind = event.get("type") if isinstance(event, dict) else None
+            if not isinstance(obj, dict) or kind not in (
+                "ADDED",
+                "MODIFIED",
+                "DELETED",
+                "BOOKMARK",
+            ):
+                self.log.warning(
+                    "%s: skipped a malformed watch event: %s", self.path, str(event)[:200]
+                )
+                continue
+            version = (obj.get("metadata") or {}).get("resourceVersion") or version
             if kind == "BOOKMARK":
                 continue
-            key = object_key(obj)
+            try:
+                key = object_key(obj)
+            except Malformed as exc:
+                self.log.warning("%s: skipped %s", self.path, exc)
+                continue
             with self.lock:
                 if kind == "DELETED":
                     self.cache.pop(key, None)
                 else:
                     self.cache[key] = obj
-            self.on_event(kind, obj)
+            self._deliver(kind, obj)
             if self.stop_event.is_set():
                 break
         return version

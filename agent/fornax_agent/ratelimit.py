@@ -1,4 +1,6 @@
-"""A token bucket: how often the agent may write Mission status on its own cluster.
+"""Rate limits: how often the agent may write Mission status, and how soon it retries.
+
+A token bucket: how often the agent may write Mission status on its own cluster.
 
 Every status write of a Mission is sent to every watcher of Missions, and every child watches
 its parent's Missions; under a burst (a thousand Missions arriving, two hundred children
@@ -9,8 +11,10 @@ more news. Quiet trees never notice: the bucket starts full.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+from collections.abc import Callable, Hashable
 
 
 class TokenBucket:
@@ -42,3 +46,45 @@ class TokenBucket:
                 self.tokens -= 1.0
                 return 0.0
             return (1.0 - self.tokens) / self.rate
+
+
+class Backoff:
+    """Bounded exponential delays with jitter, per key (a Mission, a kind of work).
+
+    The n-th failure in a row waits ``base * 2**(n-1)`` seconds, at most ``cap``, spread by
+    +-``jitter`` (a fraction) so that many Missions failing together do not retry together.
+    """
+
+    def __init__(
+        self,
+        base: float = 0.5,
+        cap: float = 60.0,
+        jitter: float = 0.25,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        if base <= 0 or cap < base or not 0 <= jitter < 1:
+            raise ValueError(
+                f"backoff needs 0 < base <= cap and 0 <= jitter < 1: {base, cap, jitter}"
+            )
+        self.base = base
+        self.cap = cap
+        self.jitter = jitter
+        self.uniform = uniform
+        self.lock = threading.Lock()
+        self.failures: dict[Hashable, int] = {}
+
+    def next(self, key: Hashable) -> float:
+        """Count one more failure of ``key``; the seconds to wait before trying it again."""
+        with self.lock:
+            count = self.failures.get(key, 0) + 1
+            self.failures[key] = count
+        delay = min(self.cap, self.base * 2 ** min(count - 1, 32))
+        return min(self.cap, delay * self.uniform(1 - self.jitter, 1 + self.jitter))
+
+    def reset(self, key: Hashable) -> None:
+        with self.lock:
+            self.failures.pop(key, None)
+
+    def count(self, key: Hashable) -> int:
+        with self.lock:
+            return self.failures.get(key, 0)

@@ -17,9 +17,13 @@ class Store:
         self.path = Path(directory) / name
         self.lock = threading.Lock()
         try:
-            self.data: dict[str, Any] = json.loads(self.path.read_text())
+            data = json.loads(self.path.read_text())
         except (OSError, ValueError):
-            self.data = {}
+            data = {}
+        # A damaged file costs what it held, never the agent's start.
+        self.data: dict[str, Any] = {
+            k: v for k, v in (data if isinstance(data, dict) else {}).items() if isinstance(v, dict)
+        }
 
     def get(self, section: str) -> dict[str, Any]:
         with self.lock:

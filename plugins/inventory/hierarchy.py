@@ -29,13 +29,30 @@ description:
     duplicate or unknown names, names that are not DNS-1123 labels, overlapping CIDRs, VNI
     clashes, VPCs spanning clusters whose gateway has no WAN address and bad field values
     fail the parse with the file, the entry and the reason.
-  - The file is read with a fast YAML (libyaml) or JSON parser rather than Ansible's, so a
-    tree of 10,000 clusters loads in seconds, not minutes. The YAML tag C(!vault) is
-    supported for values; other Ansible YAML tags are not.
+  - Clusters and C(defaults) may set C(missionPolicy), the rights a cluster grants Missions
+    (C(resources), C(extraResources), C(namespaces), C(podSecurity)), inherited field by
+    field; each cluster's resulting grant is the variable C(fornax_mission_policy).
+  - The tree is bounded; at most 16 tiers (exported as C(fornax_max_tiers), the tree's own
+    depth as C(fornax_tiers)) and 100,000 clusters. A host C(address) must be an IP address or
+    a DNS name.
+  - The file is read with a fast, hardened YAML (libyaml) or JSON parser rather than
+    Ansible's, so a tree of 10,000 clusters loads in seconds, not minutes. Size, nesting and
+    YAML aliases are bounded (an alias bomb fails at once, naming the line). The YAML tags
+    C(!vault) and C(!unsafe) are supported for values; other tags are not.
+  - Constructed inventory options work as in the C(constructed) plugin, on top of the
+    hierarchy's own groups and variables; C(compose) makes variables from Jinja2
+    expressions, C(groups) adds hosts to groups by conditions, C(keyed_groups) makes groups
+    from variable values (for example C(fornax_tier) or C(fornax_cluster_labels)).
+  - A broken file stops C(ansible-inventory) and C(ansible-playbook) with one error naming
+    the file and the line (YAML) or the entry (hierarchy rules) and a non-zero exit code,
+    whatever C(any_unparsed_is_failed) says; a file that does not name this plugin is left
+    to the other inventory plugins.
   - For large trees add C(centaurus.fornax.hierarchy) to C(enable_plugins) in the
     C([inventory]) section of C(ansible.cfg), before C(auto). The C(auto) plugin otherwise
     reads the whole file once more, with the slower Ansible YAML loader, just to find the
     C(plugin) key.
+extends_documentation_fragment:
+  - constructed
 options:
   plugin:
     description: The name of this plugin; it makes the file a source for it.
@@ -44,6 +61,8 @@ options:
     choices: [centaurus.fornax.hierarchy]
 notes:
   - Accepted file names end in C(.yml), C(.yaml) or C(.json).
+  - C(compose), C(groups) and C(keyed_groups) see every variable of a host, the hierarchy's
+    group variables included (they are evaluated once the whole tree is in the inventory).
 """
 
 EXAMPLES = r"""
@@ -82,15 +101,43 @@ vpcs:
 
 # ansible-inventory -i inventory/fornax.yml --graph
 # ansible-playbook -i inventory/fornax.yml site.yml --limit subtree_edge_west
+
+---
+# A cluster that lets Missions create RBAC objects, with pods at the restricted level, and
+# groups made from the hierarchy's variables
+plugin: centaurus.fornax.hierarchy
+defaults:
+  missionPolicy:
+    podSecurity: restricted
+clusters:
+  - name: cloud
+    missionPolicy:
+      extraResources: [roles.rbac.authorization.k8s.io, rolebindings.rbac.authorization.k8s.io]
+    hosts:
+      - {name: cloud-cp-1, roles: [control_plane], address: cloud-cp-1.example.com}
+keyed_groups:
+  - key: fornax_kube_distro      # k8s_clusters, k3s_clusters, ...
+    prefix: distro
+compose:
+  ansible_user: "'debian' if fornax_tier > 0 else 'admin'"
+groups:
+  leaves: fornax_children | length == 0
 """
 
+import copy
 import gc
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
-from ansible.errors import AnsibleParserError
-from ansible.plugins.inventory import BaseInventoryPlugin
+from ansible import context
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.inventory.helpers import get_group_vars
+from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
+from ansible.utils.vars import combine_vars
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.errors import (
     HierarchyError,
@@ -103,49 +150,138 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.load im
     load_hierarchy,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.parse import (
+    CONSTRUCTED_FIELDS,
     PLUGIN_NAME,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
+    HIERARCHY_LIMITS,
+    STR_TAG,
+    YamlLimitError,
+    safe_load,
 )
 
 try:
     from ansible.parsing.vault import EncryptedString
 except ImportError:  # pragma: no cover - ansible-core before 2.19
     EncryptedString = None
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # pragma: no cover - ansible-core before 2.19: strings are trusted
+    trust_as_template = None
 
 
 FILE_SUFFIXES = (".yml", ".yaml", ".json")
-
-_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _HierarchyLoader(_SafeLoader):  # type: ignore[misc,valid-type]
-    """Safe YAML (libyaml when available) plus Ansible's ``!vault`` tag for secret values."""
-
-
-def _construct_vault(loader: Any, node: Any) -> Any:
-    ciphertext = str(loader.construct_scalar(node))
-    if EncryptedString is None:  # pragma: no cover
-        raise yaml.constructor.ConstructorError(None, None, "!vault needs ansible-core 2.19+")
-    return EncryptedString(ciphertext=ciphertext)
+# The file names this plugin: a top-level key in block style, or a key in a flow mapping or
+# JSON (a mention in a comment is not a claim). Only then is a broken file ours to judge.
+_CLAIM = r"""(?m)(?:^|[{,]\s*)["']?plugin["']?\s*:\s*["']?centaurus\.fornax\.hierarchy\b"""
+_CLAIMS_TEXT = re.compile(_CLAIM)
+_CLAIMS_BYTES = re.compile(_CLAIM.encode())
 
 
-_HierarchyLoader.add_constructor("!vault", _construct_vault)
+class _Unsafe(str):
+    """A string the file marked ``!unsafe``: never templated by Ansible."""
+
+    __slots__ = ()
 
 
-def load_document(text: str) -> Any:
-    """JSON when the text is a JSON object (fast path for generated trees), else YAML."""
-    if text.lstrip()[:1] == "{":
-        try:
-            return json.loads(text)
-        except ValueError:
-            pass  # YAML flow mappings look like JSON too
-    return yaml.load(text, Loader=_HierarchyLoader)  # a safe loader subclass
+# strings kept as they are when marking or trusting (vault values are no templates either)
+_KEPT_STRINGS = tuple(t for t in (_Unsafe, EncryptedString) if isinstance(t, type))
 
 
-class InventoryModule(BaseInventoryPlugin):
+def _marked_unsafe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _marked_unsafe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_marked_unsafe(item) for item in value]
+    if isinstance(value, str) and not isinstance(value, _KEPT_STRINGS):
+        return _Unsafe(value)
+    return value
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_UNSAFE_SCALARS = frozenset("tag:yaml.org,2002:" + t for t in ("int", "bool", "null"))
+
+
+class _Reader:
+    """Loads one hierarchy file: JSON fast, YAML through the project's hardened loader (with
+    Ansible's ``!vault`` and ``!unsafe``); remembers whether ``!unsafe`` was used."""
+
+    def __init__(self) -> None:
+        self.unsafe = False
+
+    def load(self, text: str, source: str) -> Any:
+        if len(text) > HIERARCHY_LIMITS.max_bytes:
+            raise YamlLimitError(
+                f"{source}: {len(text)} characters, more than the "
+                f"{HIERARCHY_LIMITS.max_bytes} accepted"
+            )
+        if text.lstrip()[:1] == "{":
+            try:
+                return json.loads(text)
+            except (ValueError, RecursionError):
+                pass  # YAML flow mappings look like JSON too; the YAML reader names the line
+        tags = {"!vault": self.vault, "!unsafe": self.unsafe_value}
+        return safe_load(text, where=source, limits=HIERARCHY_LIMITS, tags=tags)
+
+    @staticmethod
+    def vault(builder: Any, node: Any) -> Any:
+        if EncryptedString is None or not isinstance(node, yaml.ScalarNode):  # pragma: no cover
+            raise yaml.constructor.ConstructorError(
+                None, None, "!vault needs ansible-core 2.19+ and a scalar", node.start_mark
+            )
+        return EncryptedString(ciphertext=str(builder.construct_scalar(node)))
+
+    def unsafe_value(self, builder: Any, node: Any) -> Any:
+        self.unsafe = True
+        plain = copy.copy(node)
+        if isinstance(node, yaml.ScalarNode):
+            tag = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))
+            plain.tag = tag if tag in _UNSAFE_SCALARS else STR_TAG
+        else:
+            is_map = isinstance(node, yaml.MappingNode)
+            plain.tag = "tag:yaml.org,2002:" + ("map" if is_map else "seq")
+        return _marked_unsafe(builder.construct_object(plain, deep=True))
+
+
+def load_document(text: str, source: str = "hierarchy") -> Any:
+    """The document of a hierarchy file (JSON fast path for generated trees, else YAML)."""
+    return _Reader().load(text, source)
+
+
+def _has_unsafe(value: Any) -> bool:
+    if isinstance(value, _Unsafe):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unsafe(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_unsafe(item) for item in value)
+    return False
+
+
+def _trusted(value: Any) -> Any:
+    """``value`` with its strings trusted as templates, except the ``!unsafe`` ones (2.19+:
+    for what this plugin sets itself, bypassing the wrapper that would trust every string)."""
+    if isinstance(value, dict):
+        return {key: _trusted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    if isinstance(value, _Unsafe):
+        return wrap_var(str(value)) if trust_as_template is None else str(value)
+    if trust_as_template is not None and isinstance(value, str):
+        return value if isinstance(value, _KEPT_STRINGS) else trust_as_template(value)
+    return value
+
+
+class _Broken(Exception):
+    """The file names this plugin and is not a valid hierarchy: the message says why."""
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable):
     NAME = PLUGIN_NAME
     # The file is the operator's own, like a YAML inventory: its values may hold templates.
     # (Untrusted strings would also show up as {"__ansible_unsafe": ...} in --list output.)
     # Computed values cannot contain template syntax: names, CIDRs, addresses are validated.
+    # Values marked !unsafe are set past that default (see _setter).
     trusted_by_default = True
 
     def verify_file(self, path: str) -> bool:
@@ -156,9 +292,8 @@ class InventoryModule(BaseInventoryPlugin):
                 content = handle.read()
         except OSError:
             return False
-        # the plugin key may come anywhere in the mapping; vault-encrypted files cannot be
-        # peeked at, parse() decides for them
-        return PLUGIN_NAME.encode() in content or content.startswith(b"$ANSIBLE_VAULT")
+        # vault-encrypted files cannot be peeked at: parse() decides for them
+        return bool(_CLAIMS_BYTES.search(content)) or content.startswith(b"$ANSIBLE_VAULT")
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
@@ -169,23 +304,75 @@ class InventoryModule(BaseInventoryPlugin):
         gc.disable()
         try:
             self.parse_hierarchy(loader, str(path))
+        except _Broken as exc:
+            self.fail(str(exc))
         finally:
             if collecting:
                 gc.enable()
 
+    def fail(self, message: str) -> None:
+        """Stop on a broken hierarchy file.
+
+        Ansible treats an inventory source that fails to parse as a warning unless
+        ``any_unparsed_is_failed`` is set, repeats the error for every plugin that tries the
+        file, and runs the playbook without the tree. A file that names this plugin is this
+        plugin's to judge: on a command line the error is shown once and the command exits
+        non-zero; called as a library, the plugin raises AnsibleParserError as usual.
+        """
+        if context.CLIARGS:
+            self.display.error(message)
+            raise SystemExit(1)
+        raise AnsibleParserError(message)
+
     def parse_hierarchy(self, loader: Any, source: str) -> None:
         try:
             text = str(loader.get_text_file_contents(source))
-            data = load_document(text)
-        except (OSError, yaml.YAMLError, ValueError) as exc:
-            raise AnsibleParserError(f"{source}: cannot read the hierarchy: {exc}") from exc
+        except (AnsibleError, OSError) as exc:
+            if verify_claim(source):
+                raise _Broken(f"{source}: cannot read the hierarchy: {exc}") from exc
+            raise AnsibleParserError(f"{source}: cannot read the file: {exc}") from exc
+        if not _CLAIMS_TEXT.search(text):
+            raise AnsibleParserError(f"{source}: does not say 'plugin: {PLUGIN_NAME}'")
+        reader = _Reader()
+        try:
+            data = reader.load(text, source)
+        except YamlLimitError as exc:
+            raise _Broken(f"cannot read the hierarchy: {exc}") from exc
         try:
             hierarchy = load_hierarchy(data, source=source)
         except HierarchyError as exc:
-            raise AnsibleParserError(str(exc)) from exc
-        self.populate(inventory_layout(hierarchy))
+            locate(exc.problems, text)
+            raise _Broken(exc.render()) from exc
+        try:
+            options = {key: data[key] for key in CONSTRUCTED_FIELDS if key in data}
+            self.set_options(direct={"plugin": PLUGIN_NAME, **_trusted(options)})
+            set_variable = self.setter(reader.unsafe)
+            self.populate(inventory_layout(hierarchy), set_variable)
+            self.construct(hierarchy, set_variable)
+        except AnsibleError as exc:
+            raise _Broken(f"{source}: {exc}") from exc
 
-    def populate(self, layout: InventoryLayout) -> None:
+    def setter(self, unsafe: bool) -> Callable[[str, str, Any], None]:
+        """``inventory.set_variable``, or, when the file used ``!unsafe``, one that keeps the
+        marked strings from being trusted as templates."""
+        set_variable = self.inventory.set_variable
+        if not unsafe:
+            return set_variable
+        # Ansible 2.19 wraps the inventory so that a plugin trusted by default gets all its
+        # strings trusted; a value with !unsafe parts goes past the wrapper, tagged here.
+        direct = getattr(self.inventory, "__wrapped__", self.inventory).set_variable
+
+        def set_checked(entity: str, name: str, value: Any) -> None:
+            if _has_unsafe(value):
+                direct(entity, name, _trusted(value))
+            else:
+                set_variable(entity, name, value)
+
+        return set_checked
+
+    def populate(
+        self, layout: InventoryLayout, set_variable: Callable[[str, str, Any], None]
+    ) -> None:
         """Replay the layout into the inventory.
 
         Order matters for speed: Ansible walks a group's ancestors whenever a host joins it, so
@@ -194,7 +381,7 @@ class InventoryModule(BaseInventoryPlugin):
         """
         inventory = self.inventory
         add_group, add_child = inventory.add_group, inventory.add_child
-        add_host, set_variable = inventory.add_host, inventory.set_variable
+        add_host = inventory.add_host
         for group in layout.top_groups:
             add_group(group)
             add_child("all", group)
@@ -219,3 +406,69 @@ class InventoryModule(BaseInventoryPlugin):
                 for name, value in host.vars.items():
                     set_variable(host.name, name, value)
             add_child(subtree, group)
+
+    def construct(self, hierarchy: Any, set_variable: Callable[[str, str, Any], None]) -> None:
+        """compose, groups and keyed_groups, over each host's variables (group vars included)."""
+        compose = self.get_option("compose")
+        groups = self.get_option("groups")
+        keyed_groups = self.get_option("keyed_groups")
+        if not (compose or groups or keyed_groups):
+            return
+        strict = self.get_option("strict")
+        for cluster in hierarchy.clusters.values():
+            for declared in cluster.hosts:
+                host = self.inventory.get_host(declared.name)
+                variables = combine_vars(get_group_vars(host.get_groups()), host.get_vars())
+                self._set_composite_vars(compose, variables, declared.name, strict=strict)
+                self._add_host_to_composed_groups(groups, variables, declared.name, strict=strict)
+                self._add_host_to_keyed_groups(
+                    keyed_groups, variables, declared.name, strict=strict
+                )
+
+
+# An entry of a problem: clusters[0] 'a'.children[2] 'b'.hosts[1] 'h', vpcs[0] 'x'.clusters[1]
+_ENTRY_STEP = re.compile(r"""\.?([A-Za-z]+)(?:\[(\d+)\])?(?: (?:'[^']*'|"[^"]*"))?""")
+_LOCATE_MAX = 16 << 20  # characters: composing the file again costs about what reading it did
+
+
+def locate(problems: list, text: str) -> None:
+    """Set ``line`` on each problem whose entry can be found in the file's YAML node tree
+    (done only when the file is broken, so a valid file is read once)."""
+    if len(text) > _LOCATE_MAX:
+        return
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, RecursionError):
+        return
+    for problem in problems:
+        node = _entry_node(root, problem.entry)
+        if node is not None:
+            problem.line = node.start_mark.line + 1
+
+
+def _entry_node(node: Any, entry: str) -> Any:
+    position = 0
+    while position < len(entry):
+        step = _ENTRY_STEP.match(entry, position)
+        if step is None or step.end() == position:
+            return None
+        position = step.end()
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == step.group(1)), None)
+        if step.group(2) is not None:
+            if not isinstance(node, yaml.SequenceNode) or int(step.group(2)) >= len(node.value):
+                return None
+            node = node.value[int(step.group(2))]
+        if node is None:
+            return None
+    return node
+
+
+def verify_claim(path: str) -> bool:
+    """True when the file at ``path`` names this plugin (read as it is, not decrypted)."""
+    try:
+        with open(path, "rb") as handle:
+            return bool(_CLAIMS_BYTES.search(handle.read()))
+    except OSError:
+        return False

@@ -168,6 +168,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
     KubeError,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
+    safe_dump,
     yaml,
 )
 
@@ -204,7 +205,7 @@ def write_private(path: str, config: dict) -> None:
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yaml.safe_dump(config, handle, sort_keys=False)
+            handle.write(safe_dump(config))  # names such as 101 or on quoted for Go readers
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import states as st
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     MERGE_PATCH,
     KubeApiError,
@@ -254,3 +255,65 @@ def test_bad_health_status_is_rejected(admin):
     with pytest.raises(KubeApiError) as rejected:
         admin.patch(f"{EDGECLUSTERS}/h/status", {"status": {"healthStatus": "fine"}})
     assert 'status.healthStatus: Unsupported value: "fine"' in rejected.value.message
+
+
+# The roll-up's limits (plugins/module_utils/fornax/limits.py) at admission, and the CEL
+# regular expression agreeing with Python's on the edge cases of a path.
+ROLLUP_PATHS = [
+    "b",
+    "b/c-1/d",
+    "101/on/y",
+    "/".join(["x" * 63] * 15),  # the longest path
+    "/".join(["x"] * 16),  # one segment too many
+    "x" * 64,
+    "B",
+    "b/",
+    "b//c",
+    "b/*",
+    "*",
+]
+
+
+def test_mission_status_paths_are_checked_like_the_rollup(admin):
+    admin.create(MISSIONS, mission("paths", missionresource=DEPLOYMENT))
+    for path in ROLLUP_PATHS:
+        for summary in (False, True):
+            field = "subtreeSummaries" if summary else "states"
+            value = {"clusters": 1, "matched": 1} if summary else "applied"
+            body = {"status": {field: {path: value}}}
+            try:
+                admin.patch(f"{MISSIONS}/paths/status", body)
+                accepted = True
+            except KubeApiError as exc:
+                assert exc.status == 422 and f"status.{field}" in exc.message, exc.message
+                accepted = False
+            assert accepted is (st.path_problem(path, summary=summary) is None), (path, field)
+            admin.patch(f"{MISSIONS}/paths/status", {"status": {field: None}})
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ({"summary": {"failed": -3}}, "status.summary.failed: Invalid value: -3"),
+        ({"summary": {"ready": 10**6}}, "status.summary.ready: Invalid value: 1000000"),
+        ({"states": {"b": "x" * 513}}, "status.states.b: Too long"),
+        ({"states": {f"b/n{i}": "1/1" for i in range(1001)}}, "status.states: Too many"),
+        (
+            {"subtreeSummaries": {"b": {"clusters": 0, "matched": 3, "ready": 3}}},
+            "counts must agree",
+        ),
+        (
+            {"subtreeSummaries": {"b": {"clusters": 5, "matched": -3, "failed": -3}}},
+            "status.subtreeSummaries.b.matched: Invalid value: -3",
+        ),
+        ({"observedGeneration": -1}, "status.observedGeneration: Invalid value: -1"),
+    ],
+    ids=["negative", "a million", "long state", "too many paths", "disagree", "neg. folded", "gen"],
+)
+def test_mission_status_beyond_the_rollup_limits_is_refused(admin, status, message):
+    admin.create(MISSIONS, mission("limits", missionresource=DEPLOYMENT))
+    with pytest.raises(KubeApiError) as rejected:
+        admin.patch(f"{MISSIONS}/limits/status", {"status": status})
+    assert rejected.value.status == 422
+    assert message in rejected.value.message, rejected.value.message
+    assert "status" not in admin.get(f"{MISSIONS}/limits")

@@ -4,6 +4,9 @@
 
 The API server's admission checks only patterns (it cannot parse YAML); here the content of
 ``missionresource`` is parsed fully, so invalid YAML fails the task with the field named.
+``spec_problem`` is the one check of the spec's field types: the module runs it before sending a
+Mission, and the agent before acting on one (a parent whose CRD predates the schema can hand
+down anything).
 """
 
 from __future__ import annotations
@@ -32,6 +35,95 @@ class MissionSpecError(ValueError):
 
 def mission_path(name: Optional[str] = None) -> str:
     return resource_path(GROUP_VERSION, "missions", name)
+
+
+NEEDS_CONTENT = (
+    "spec: a Mission needs a resource (spec.missionresource) or a command "
+    "(spec.missioncommand.command)"
+)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _wrong(field: str, value: Any, wanted: str) -> str:
+    return f"{field}: {_shown(value)} is a {type(value).__name__}, not {wanted}"
+
+
+def _strings_problem(mapping: Mapping, field: str, keys: tuple) -> Optional[str]:
+    for key in keys:
+        value = mapping.get(key)
+        if value is not None and not isinstance(value, str):
+            return _wrong(f"{field}.{key}", value, "a string")
+    return None
+
+
+def placement_problem(placement: Any) -> Optional[str]:  # noqa: PLR0911 - one per field
+    """Why a placement cannot be read (None: its fields have their types)."""
+    if not isinstance(placement, Mapping):
+        return _wrong("spec.placement", placement, "a mapping")
+    clusters = placement.get("clusters")
+    if clusters is not None:
+        if not isinstance(clusters, list):
+            return _wrong("spec.placement.clusters", clusters, "a list")
+        for index, entry in enumerate(clusters):
+            field = f"spec.placement.clusters[{index}]"
+            if not isinstance(entry, Mapping):
+                return _wrong(field, entry, "a mapping with a name")
+            problem = _strings_problem(entry, field, ("name",))
+            if problem:
+                return problem
+    labels = placement.get("matchlabels")
+    if labels is not None:
+        if not isinstance(labels, Mapping):
+            return _wrong("spec.placement.matchlabels", labels, "a mapping")
+        for key, value in labels.items():
+            if not isinstance(value, str):
+                return _wrong(f"spec.placement.matchlabels.{key}", value, "a string")
+    return None
+
+
+def spec_problem(spec: Any) -> Optional[str]:  # noqa: PLR0911 - one return per field
+    """Why a Mission's spec cannot be acted on (None: every field has its type).
+
+    Checks the types of every spec field the agent reads, and that there is something to do;
+    the message names the field and shows the value. The content itself is checked by
+    ``check_resource``.
+    """
+    if not isinstance(spec, Mapping):
+        return _wrong("spec", spec, "a mapping")
+    resource = spec.get("missionresource")
+    if resource is not None and not isinstance(resource, str):
+        return _wrong("spec.missionresource", resource, "YAML text (a string)")
+    command = spec.get("missioncommand")
+    if command is not None:
+        if not isinstance(command, Mapping):
+            return _wrong("spec.missioncommand", command, "a mapping")
+        problem = _strings_problem(
+            command, "spec.missioncommand", ("trigger", "command", "reversecommand")
+        )
+        if problem:
+            return problem
+        when = command.get("runwhentriggersucceed")
+        if when is not None and not isinstance(when, bool):
+            return _wrong("spec.missioncommand.runwhentriggersucceed", when, "a boolean")
+    if spec.get("placement") is not None:
+        problem = placement_problem(spec["placement"])
+        if problem:
+            return problem
+    statecheck = spec.get("statecheck")
+    if statecheck is not None:
+        if not isinstance(statecheck, Mapping):
+            return _wrong("spec.statecheck", statecheck, "a mapping")
+        problem = _strings_problem(statecheck, "spec.statecheck", ("command",))
+        if problem:
+            return problem
+    has_command = bool(((command or {}).get("command") or "").strip())
+    if not (resource or "").strip() and not has_command:
+        return NEEDS_CONTENT
+    return None
 
 
 def _yaml_text(value: Any, field: str) -> str:
@@ -145,17 +237,10 @@ def checked(mission: Mapping[str, Any], name: Optional[str] = None) -> dict:
     spec = mission.get("spec")
     if not isinstance(spec, Mapping):
         raise MissionSpecError("spec: missing or not a mapping")
+    problem = spec_problem(spec)
+    if problem:
+        raise MissionSpecError(problem)
     resource = spec.get("missionresource")
-    command = (spec.get("missioncommand") or {}).get("command")
-    if resource is not None and not isinstance(resource, str):
-        raise MissionSpecError(
-            f"spec.missionresource: must be YAML text, got {type(resource).__name__}"
-        )
     if resource and resource.strip():
         check_resource(resource)
-    elif not (isinstance(command, str) and command.strip()):
-        raise MissionSpecError(
-            "spec: a Mission needs a resource (spec.missionresource) or a command "
-            "(spec.missioncommand.command)"
-        )
     return mission

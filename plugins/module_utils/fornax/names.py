@@ -20,6 +20,8 @@ MANAGED_BY = "centaurus.fornax"
 MISSION_LABEL = f"{GROUP}/mission"
 # On content: the cluster whose agent created it (never delete what another agent made).
 APPLIED_BY_ANNOTATION = f"{GROUP}/applied-by"
+# On a Namespace a deleted Mission had created and left standing: why it was kept.
+KEPT_ANNOTATION = f"{GROUP}/kept"
 # On a Mission copied down from the parent: the parent's name and the generation copied.
 COPIED_FROM_ANNOTATION = f"{GROUP}/copied-from"
 PARENT_GENERATION_ANNOTATION = f"{GROUP}/parent-generation"

@@ -379,8 +379,33 @@ def content_rules(policy: MissionPolicy) -> list:
     ]
 
 
+# Before deleting a Namespace a Mission created, the agent lists what else it holds (it deletes
+# it only when nothing): list, and nothing more, on the built-in namespaced kinds outside the
+# default grant that hold no secrets.
+NAMESPACE_INSPECT_RULES = tuple(
+    {"apiGroups": [group], "resources": list(plurals), "verbs": ["list"]}
+    for group, plurals in (
+        (
+            "",
+            (
+                "endpoints",
+                "limitranges",
+                "podtemplates",
+                "replicationcontrollers",
+                "resourcequotas",
+            ),
+        ),
+        ("apps", ("controllerrevisions",)),
+        ("coordination.k8s.io", ("leases",)),
+        ("discovery.k8s.io", ("endpointslices",)),
+        ("rbac.authorization.k8s.io", ("roles", "rolebindings")),
+        ("resource.k8s.io", ("resourceclaims", "resourceclaimtemplates")),
+        ("storage.k8s.io", ("csistoragecapacities",)),
+    )
+)
+
 # What the agent needs for itself on its own cluster, whatever the grant: the Fornax objects,
-# the nodes it counts for its heartbeat, and the health endpoints.
+# the nodes it counts for its heartbeat, the health endpoints, and the namespace inspection.
 AGENT_OWN_RULES = (
     {
         "apiGroups": [names.GROUP],
@@ -395,6 +420,7 @@ AGENT_OWN_RULES = (
     },
     {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
     {"nonResourceURLs": ["/readyz", "/healthz", "/livez", "/version"], "verbs": ["get"]},
+    *NAMESPACE_INSPECT_RULES,
 )
 
 

@@ -4,7 +4,10 @@
 
 Pure functions over a Mission object as the API server returns it (status written by the agent:
 ``status.states`` path -> state, ``status.subtreeSummaries`` path -> counts); every state is
-classified by states.classify and counted by states.summarize.
+classified by states.classify and counted by states.summarize. Gates are decided from the states
+and the folded counts after states.clamp_counts, never from a total someone wrote
+(``status.summary`` is not read): a negative or inconsistent count cannot cancel another
+cluster's failure.
 """
 
 from __future__ import annotations
@@ -130,12 +133,9 @@ def states_tree(states: Mapping[str, str]) -> dict:
 
 
 def mission_summary(mission: Mapping[str, Any]) -> dict:
-    """The agent's summary when it wrote one, else counts over states and folded subtrees."""
+    """Counts over the states and the (clamped) folded subtrees: what the agent's
+    ``status.summary`` says when all is well, recomputed rather than taken on trust."""
     status = _status(mission)
-    if status.get("summary"):
-        summary = dict(status["summary"])
-        summary.setdefault("notMatch", 0)
-        return summary
     return summarize(status.get("states") or {}, (status.get("subtreeSummaries") or {}).values())
 
 

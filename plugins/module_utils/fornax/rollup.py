@@ -7,22 +7,36 @@ its own name plus its subtree's states under ``<name>/...``. Paths beyond ``max_
 folded: whole subtrees become counts under ``subtreeSummaries`` (largest subtrees first), so a
 Mission's status stays bounded at any fleet size while small trees keep every path.
 
-At the parent, ``fold`` merges the reports of all children into one Mission status, trusting a
-report only for paths under that child's name, and marking silent children unreachable.
+At the parent, ``fold`` merges the reports of all children into one Mission status and marks
+silent children unreachable. Children are not trusted: whatever a child's entry for a Mission
+holds goes through ``clamp_entry`` first, the one place that decides what a parent keeps of it
+(paths under the child's own name, valid and within the limits of limits.py; states cut to
+length; counts made non-negative, consistent and bounded by what the child may claim). A lie
+can change what a child says about its own subtree, never a sibling's entries, the counts of
+the rest of the tree, or the size of the parent's status.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from .states import PENDING, UNREACHABLE, join_path, prefixed, summarize, under
+from .limits import MAX_CLUSTERS, MAX_PATHS, OTHERS
+from .states import (
+    FOLDED_COUNTS,
+    PENDING,
+    UNREACHABLE,
+    clamp_counts,
+    clamp_state,
+    join_path,
+    path_problem,
+    prefixed,
+    summarize,
+)
 
 DEFAULT_MAX_PATHS = 100
-FOLDED_COUNTS = ("clusters", "matched", "ready", "failed", "unreachable")
-
-
-OTHERS = "*"  # the path segment of the bucket that holds the smallest folded subtrees
+log = logging.getLogger(__name__)
 
 
 def _subtree_root(path: str, depth: int) -> str:
@@ -30,7 +44,7 @@ def _subtree_root(path: str, depth: int) -> str:
 
 
 def _folded(counts: Mapping[str, int]) -> dict:
-    return {k: int(counts.get(k, 0)) for k in FOLDED_COUNTS}
+    return clamp_counts(counts)
 
 
 def _add_counts(total: dict, counts: Mapping[str, int]) -> None:
@@ -84,7 +98,7 @@ def _bound_summaries(summaries: dict, max_paths: int, keep: Optional[str]) -> di
     by_size = sorted(summaries, key=lambda k: (summaries[k]["clusters"], k), reverse=True)
     for key in by_size[max_paths - 1 :]:
         _add_counts(merged, summaries.pop(key))
-    summaries[bucket] = merged
+    summaries[bucket] = clamp_counts(merged)
     return summaries
 
 
@@ -117,7 +131,11 @@ def _report_entry(
         join_path(cluster, path): counts
         for path, counts in (status.get("subtreeSummaries") or {}).items()
     }
-    states, summaries = bound(states, summaries, max_paths, keep=cluster)
+    # What the parent would drop is not sent (and an honest report always passes admission).
+    clean, _dropped = clamp_entry(cluster, {"states": states, "subtreeSummaries": summaries})
+    states = clean["states"]
+    states.setdefault(cluster, PENDING)
+    states, summaries = bound(states, clean.get("subtreeSummaries") or {}, max_paths, keep=cluster)
     entry: dict[str, Any] = {"states": states}
     if summaries:
         entry["subtreeSummaries"] = summaries
@@ -135,7 +153,7 @@ class ReportComposer:
 
     def __init__(self, cluster: str, max_paths: int = DEFAULT_MAX_PATHS) -> None:
         self.cluster = cluster
-        self.max_paths = max_paths
+        self.max_paths = min(max_paths, MAX_PATHS)  # a parent keeps no more
         self._cache: dict[str, tuple[str, Optional[int], Mapping[str, Any], dict]] = {}
 
     def compose(
@@ -180,6 +198,7 @@ def fold(
     children: Mapping[str, Mapping[str, Any]],
     max_paths: int = DEFAULT_MAX_PATHS,
     generation: int = 0,
+    problems: Optional[list] = None,
 ) -> dict:
     """The status of Mission ``mission`` (at its ``generation``) at a parent, from its children.
 
@@ -188,7 +207,13 @@ def fold(
     child shows ``cluster unreachable`` and nothing below it. ``observedGeneration`` is the
     generation every connected child's whole subtree has acted on: while one lags, it stays
     behind ``generation``, so a wait cannot be satisfied by the previous generation's states.
+
+    Each child's entry goes through ``clamp_entry``; what it dropped or changed is appended to
+    ``problems`` (one line each), or logged once per distinct line when ``problems`` is None.
+    Entries are taken as values: give a changed entry as a new object, do not edit one in place
+    (the clamped form of an unchanged entry is reused).
     """
+    max_paths = min(max_paths, MAX_PATHS)
     states: dict[str, str] = {}
     summaries: dict[str, dict] = {}
     observed = generation
@@ -196,24 +221,235 @@ def fold(
         if not view.get("connected", True):
             states[child] = UNREACHABLE
             continue
-        entry = (view.get("missions") or {}).get(mission)
+        raw = (view.get("missions") or {}).get(mission)
+        entry = None
+        if raw is not None:
+            entry, found = _clamped(child, mission, raw)
+            if found:
+                _report(problems, [f"Mission {mission}: {line}" for line in found])
         if entry is None:
             states[child] = PENDING
             observed = min(observed, generation - 1)
             continue
-        observed = min(observed, int(entry.get("generation", generation - 1)))
-        for path, state in (entry.get("states") or {}).items():
-            if under(child, path):
-                states[path] = state
-        for path, counts in (entry.get("subtreeSummaries") or {}).items():
-            if under(child, path) and path != child:
-                summaries[path] = dict(counts)
+        observed = min(observed, entry.get("generation", generation - 1))
+        states.update(entry["states"])
+        summaries.update(entry.get("subtreeSummaries") or {})
         states.setdefault(child, PENDING)
     states, summaries = bound(states, summaries, max_paths)
     status: dict[str, Any] = {
         "states": states,
-        "summary": summarize(states, summaries.values()),
+        "summary": _summary(states, summaries),
         "observedGeneration": max(observed, 0),
     }
     status["subtreeSummaries"] = summaries
     return status
+
+
+def _summary(states: Mapping[str, str], summaries: Mapping[str, Mapping[str, int]]) -> dict:
+    """The counts over everything, within MAX_CLUSTERS even if children claimed more."""
+    counts = summarize(states, summaries.values())
+    if counts["clusters"] <= MAX_CLUSTERS:
+        return counts
+    counts = clamp_counts(counts)
+    counts["notMatch"] = counts["clusters"] - counts["matched"] - counts["unreachable"]
+    return counts
+
+
+# -- what a parent keeps of a child's report ---------------------------------------------------
+
+_MAX_DETAILS = 5  # problems listed one by one per entry; the rest are counted
+
+
+class _Findings:
+    """What clamping one entry dropped or changed: the first few in full, the rest counted."""
+
+    def __init__(self, child: str) -> None:
+        self.child = child
+        self.lines: list[str] = []
+        self.more = 0
+
+    def add(self, line: str, count: int = 1) -> None:
+        if len(self.lines) < _MAX_DETAILS:
+            self.lines.append(f"child {self.child}: {line}")
+            count -= 1
+        self.more += count
+
+    def result(self) -> list:
+        if self.more:
+            return [*self.lines, f"child {self.child}: ... and {self.more} more"]
+        return self.lines
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def clamp_entry(child: str, entry: Any) -> tuple:
+    """(what a parent keeps of ``child``'s report entry for one Mission, what it dropped).
+
+    The first is None when ``entry`` is not a mapping (the child counts as not having reported
+    the Mission); otherwise ``{"states", "subtreeSummaries", "generation"}`` (the last two only
+    when there is something to keep), where:
+
+    - every path lies under ``child`` and is a valid state path (states.path_problem);
+    - every state is a string, cut to MAX_STATE_LENGTH (states.clamp_state);
+    - at most MAX_PATHS states and MAX_PATHS summaries (the child's own path always kept);
+    - a summary stands for a whole subtree: one at the child itself, one inside another, or one
+      whose subtree holds a reported state would count clusters twice, and is dropped;
+    - counts go through states.clamp_counts, and all of them together claim at most
+      MAX_CLUSTERS clusters, the size of the largest tree, states included;
+    - ``generation`` is kept only when it is an integer >= 0.
+
+    The second is a list of lines naming the child and what was dropped or changed. The child's
+    agent applies the same function to its own report before sending it, so an honest report is
+    kept whole (and within the limits the CRDs enforce).
+    """
+    found = _Findings(child)
+    if not isinstance(entry, Mapping):
+        found.add(f"its entry is {_shown(entry)}, not a mapping: ignored")
+        return None, found.result()
+    states = _kept_states(child, entry.get("states"), found)
+    kept: dict[str, Any] = {"states": states}
+    summaries = _kept_summaries(child, entry.get("subtreeSummaries"), states, found)
+    if summaries:
+        kept["subtreeSummaries"] = summaries
+    generation = entry.get("generation")
+    if isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0:
+        kept["generation"] = generation
+    elif generation is not None:
+        found.add(f"generation {_shown(generation)} is not an integer >= 0: ignored")
+    return kept, found.result()
+
+
+def _kept_states(child: str, raw: Any, found: _Findings) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        found.add(f"states: {_shown(raw)} is not a mapping: ignored")
+        return {}
+    kept: dict[str, str] = {}
+    prefix = child + "/"
+    own = raw.get(child)
+    if own is not None:
+        _keep_state(kept, child, own, found)
+    for seen, (path, state) in enumerate(raw.items()):
+        if len(kept) >= MAX_PATHS:
+            found.add(f"states: more than {MAX_PATHS} paths: the rest dropped", len(raw) - seen)
+            break
+        if path == child:
+            continue
+        if not isinstance(path, str) or not path.startswith(prefix):
+            found.add(f"states[{_shown(path)}]: not under {child}/: dropped")
+            continue
+        reason = path_problem(path)
+        if reason:
+            found.add(f"states: {reason}: dropped")
+            continue
+        _keep_state(kept, path, state, found)
+    return kept
+
+
+def _keep_state(kept: dict, path: str, state: Any, found: _Findings) -> None:
+    clean = clamp_state(state)
+    if clean is None:
+        found.add(f"states[{path!r}]: {_shown(state)} is not a string: dropped")
+        return
+    if clean != state:
+        found.add(f"states[{path!r}]: a state of {len(state)} characters, cut or cleaned")
+    kept[path] = clean
+
+
+def _ancestors(path: str) -> list:
+    """``path`` and the paths above it: 'b/c/d' -> ['b/c/d', 'b/c', 'b']."""
+    found = [path]
+    cut = path.rfind("/")
+    while cut > 0:
+        path = path[:cut]
+        found.append(path)
+        cut = path.rfind("/")
+    return found
+
+
+def _kept_summaries(child: str, raw: Any, states: Mapping[str, str], found: _Findings) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        found.add(f"subtreeSummaries: {_shown(raw)} is not a mapping: ignored")
+        return {}
+    prefix = child + "/"
+    candidates: dict[str, Any] = {}
+    for seen, (path, counts) in enumerate(raw.items()):
+        if len(candidates) >= MAX_PATHS:
+            found.add(
+                f"subtreeSummaries: more than {MAX_PATHS} paths: the rest dropped",
+                len(raw) - seen,
+            )
+            break
+        if not isinstance(path, str) or not path.startswith(prefix):
+            found.add(f"subtreeSummaries[{_shown(path)}]: not below {child}/: dropped")
+            continue
+        reason = path_problem(path, summary=True)
+        if reason:
+            found.add(f"subtreeSummaries: {reason}: dropped")
+            continue
+        candidates[path] = counts
+    if not candidates:
+        return {}
+    overlapping = {a for path in states for a in _ancestors(path) if a in candidates}
+    overlapping.update(
+        path for path in candidates if any(a in candidates for a in _ancestors(path)[1:])
+    )
+    for path in sorted(overlapping):
+        found.add(f"subtreeSummaries[{path!r}]: overlaps other reported paths: dropped")
+    budget = MAX_CLUSTERS - len(states)
+    kept = {}
+    for path in sorted(candidates):
+        if path in overlapping:
+            continue
+        counts = candidates[path]
+        clean = clamp_counts(counts, budget)
+        budget -= clean["clusters"]
+        if not isinstance(counts, Mapping) or any(
+            clean[key] != counts.get(key, 0) for key in FOLDED_COUNTS
+        ):
+            found.add(f"subtreeSummaries[{path!r}]: {_shown(counts)} clamped to {clean}")
+        kept[path] = clean
+    return kept
+
+
+# clamp_entry's last result per (child, Mission), reused while the child's entry is the same
+# object: a parent folds a Mission whenever any child reports it, and the other children's
+# entries have not changed. Entries are values: a new report replaces them (informers hand out
+# new objects for every change), it never edits them in place.
+_CLAMPED: dict = {}
+_CLAMPED_MAX = 100_000
+
+
+def _clamped(child: str, mission: str, raw: Any) -> tuple:
+    known = _CLAMPED.get((child, mission))
+    if known is not None and known[0] is raw:
+        return known[1], known[2]  # fold only reads it
+    entry, found = clamp_entry(child, raw)
+    if len(_CLAMPED) >= _CLAMPED_MAX:
+        _CLAMPED.clear()
+    _CLAMPED[(child, mission)] = (raw, entry, found)
+    return entry, found
+
+
+# Problems already logged (when fold has no list to give them to): each is logged once.
+_LOGGED: dict = {}
+_LOGGED_MAX = 4096
+
+
+def _report(problems: Optional[list], lines: list) -> None:
+    if problems is not None:
+        problems.extend(lines)
+        return
+    for line in lines:
+        if line in _LOGGED:
+            continue
+        if len(_LOGGED) >= _LOGGED_MAX:
+            del _LOGGED[next(iter(_LOGGED))]
+        _LOGGED[line] = None
+        log.warning("report not taken as it is: %s", line)

@@ -19,13 +19,28 @@ State strings the agent writes:
 | child stopped reporting | ``cluster unreachable`` |
 | content could not be applied | ``failed: <reason>`` |
 | not acted on yet | ``pending`` |
+
+Nothing a child reports is taken as it is (its parent checks it with these functions, see
+rollup.clamp_entry): a state is a string of at most ``MAX_STATE_LENGTH`` characters without
+control characters (``clamp_state``), a path is made of DNS-1123 labels, at most one per tier
+(``path_problem``), and folded counts are integers >= 0 that agree with each other
+(``clamp_counts``). Gates and summaries are computed from states and clamped counts only.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Optional
+from typing import Any, Optional
+
+from .limits import (
+    MAX_CLUSTERS,
+    MAX_PATH_LENGTH,
+    MAX_PATH_SEGMENTS,
+    MAX_STATE_LENGTH,
+    PATH_PATTERN,
+    SUMMARY_PATH_PATTERN,
+)
 
 NOT_MATCH = "not match"
 UNREACHABLE = "cluster unreachable"
@@ -89,6 +104,80 @@ def under(prefix: str, path: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
+_PATH = re.compile(PATH_PATTERN)
+_SUMMARY_PATH = re.compile(SUMMARY_PATH_PATTERN)
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+# The counts of a folded subtree (status.subtreeSummaries); a summary adds notMatch.
+FOLDED_COUNTS = ("clusters", "matched", "ready", "failed", "unreachable")
+
+
+def path_problem(path: Any, summary: bool = False) -> Optional[str]:
+    """Why ``path`` is not a state path (``summary``: a subtreeSummaries key, which may end in
+    the ``*`` bucket), or None."""
+    if isinstance(path, str) and (_SUMMARY_PATH if summary else _PATH).fullmatch(path):
+        return None
+    text = repr(path[:81] if isinstance(path, str) else path)
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    if not isinstance(path, str):
+        return f"{shown} is not a string"
+    if len(path) > MAX_PATH_LENGTH:
+        return f"{shown} has {len(path)} characters (a path has at most {MAX_PATH_LENGTH})"
+    if path.count("/") >= MAX_PATH_SEGMENTS:
+        return f"{shown} has more than {MAX_PATH_SEGMENTS} segments (one per tier)"
+    return f"{shown} is not a path of DNS-1123 labels joined by '/'"
+
+
+def clamp_state(state: Any) -> Optional[str]:
+    """``state`` as a parent keeps it: control characters become spaces, and a state longer
+    than MAX_STATE_LENGTH is cut (ending in "..."); None for a state that is not a string."""
+    if not isinstance(state, str):
+        return None
+    if len(state) > MAX_STATE_LENGTH:
+        state = state[: MAX_STATE_LENGTH - 3] + "..."
+    if not state.isprintable() and _CONTROL.search(state):
+        state = _CONTROL.sub(" ", state)
+    return state
+
+
+def _count(counts: Mapping, key: str) -> int:
+    value = counts.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return value if value > 0 else 0
+
+
+def clamp_counts(counts: Any, cap: int = MAX_CLUSTERS) -> dict:
+    """Folded counts that can be relied on, whatever was written: integers >= 0, at most
+    ``cap`` clusters, matched <= clusters, unreachable <= clusters - matched, failed <= matched
+    and ready <= matched - failed. Where they disagree, ``ready`` gives way first: a claim can
+    lower what a wait sees as ready, never raise it.
+    """
+    if not isinstance(counts, Mapping):
+        counts = {}
+    clusters = min(_count(counts, "clusters"), max(cap, 0))
+    matched = min(_count(counts, "matched"), clusters)
+    failed = min(_count(counts, "failed"), matched)
+    return {
+        "clusters": clusters,
+        "matched": matched,
+        "ready": min(_count(counts, "ready"), matched - failed),
+        "failed": failed,
+        "unreachable": min(_count(counts, "unreachable"), clusters - matched),
+    }
+
+
+def _cel(key: str) -> str:
+    return f"(has(self.{key}) ? self.{key} : 0)"
+
+
+# clamp_counts' rules as the CRDs state them (admission refuses folded counts that disagree).
+COUNTS_AGREE_CEL = (
+    f"{_cel('matched')} <= {_cel('clusters')} && "
+    f"{_cel('ready')} + {_cel('failed')} <= {_cel('matched')} && "
+    f"{_cel('unreachable')} <= {_cel('clusters')} - {_cel('matched')}"
+)
+
+
 def empty_counts() -> dict:
     return {"clusters": 0, "matched": 0, "ready": 0, "failed": 0, "unreachable": 0, "notMatch": 0}
 
@@ -99,7 +188,8 @@ def summarize(
     """Counts over per-path states plus already-folded subtree counts.
 
     ``matched`` counts clusters the placement selects (everything but ``not match`` and
-    ``cluster unreachable``); ``ready`` and ``failed`` are among the matched.
+    ``cluster unreachable``); ``ready`` and ``failed`` are among the matched. Each folded
+    summary is taken through ``clamp_counts`` first (its notMatch is derived, never read).
     """
     counts = empty_counts()
     for state in states.values():
@@ -116,16 +206,10 @@ def summarize(
             elif kind == FAILED:
                 counts["failed"] += 1
     for extra in folded or ():
-        for key in counts:
-            counts[key] += int(extra.get(key, 0))
-        if "notMatch" not in extra:
-            # folded summaries carry no notMatch: derive it
-            counts["notMatch"] += max(
-                0,
-                int(extra.get("clusters", 0))
-                - int(extra.get("matched", 0))
-                - int(extra.get("unreachable", 0)),
-            )
+        clean = clamp_counts(extra)
+        for key in FOLDED_COUNTS:
+            counts[key] += clean[key]
+        counts["notMatch"] += clean["clusters"] - clean["matched"] - clean["unreachable"]
     return counts
 
 

@@ -18,6 +18,12 @@ _API_ENDPOINT = re.compile(
 )
 
 
+# A host name as DNS has it (RFC 1123): labels of letters, digits and '-' joined by '.', the
+# last one not all digits (198.18.0.999 is a mistyped address, not a name).
+_DNS_NAME = re.compile(
+    r"(?=.{1,253}\Z)([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)*"
+    r"(?![0-9]+\Z)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\Z"
+)
 _IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\Z")
 _IPV4_CIDR = re.compile(r"([0-9.]+)/(\d{1,2})\Z")
 
@@ -76,11 +82,25 @@ def address_problem(text: str) -> Optional[str]:
         ipaddress.ip_address(text)
     except ValueError:
         return f"{text!r} is not an IP address"
+    if "%" in text:  # an IPv6 zone: '%' is special in systemd units, and no peer can use it
+        return f"{text!r}: an IPv6 zone index (%...) is not supported"
     return None
 
 
 def is_ip_address(text: str) -> bool:
     return address_problem(text) is None
+
+
+def host_address_problem(text: str) -> Optional[str]:
+    """Why ``text`` is neither an IP address nor a DNS name, or None.
+
+    A host's address ends up in systemd units, certificates and command lines: nothing but
+    an address or a name may get there (``evil.example;id`` is refused).
+    """
+    if address_problem(text) is None or _DNS_NAME.match(text):
+        return None
+    shown = repr(text) if len(text) <= 80 else repr(text[:77] + "...")
+    return f"{shown} is neither an IP address nor a DNS name (letters, digits, '-' and '.')"
 
 
 def api_endpoint_problem(text: str) -> Optional[str]:

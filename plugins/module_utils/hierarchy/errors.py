@@ -11,16 +11,19 @@ MAX_REPORTED = 25
 
 
 class Problem:
-    """One thing wrong with the file: where (``entry``, e.g. ``clusters[3] 'b'``) and why."""
+    """One thing wrong with the file: where (``entry``, e.g. ``clusters[3] 'b'``, and the
+    ``line`` when a reader of the file found it) and why."""
 
-    __slots__ = ("entry", "reason")
+    __slots__ = ("entry", "line", "reason")
 
     def __init__(self, entry: str, reason: str) -> None:
         self.entry = entry
         self.reason = reason
+        self.line: Optional[int] = None
 
     def __str__(self) -> str:
-        return f"{self.entry}: {self.reason}" if self.entry else self.reason
+        where = f"{self.entry} (line {self.line})" if self.line else self.entry
+        return f"{where}: {self.reason}" if where else self.reason
 
     def __repr__(self) -> str:
         return f"Problem({self.entry!r}, {self.reason!r})"

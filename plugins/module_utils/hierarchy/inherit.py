@@ -4,21 +4,25 @@
 
 Precedence for a cluster, lowest first: the built-in defaults, the file's top-level
 ``defaults``, the ``defaults`` of each ancestor from the root down, the cluster's own
-``defaults``, then the cluster's own fields. ``labels`` and ``hostVars`` merge key by key.
+``defaults``, then the cluster's own fields. ``labels``, ``hostVars`` and ``missionPolicy``
+merge key by key (a policy field set lower replaces the same field set higher).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
-from .addresses import api_endpoint, is_ip_address
+from ..fornax.policy import PolicyError, parse_policy
+from .addresses import api_endpoint, host_address_problem, is_ip_address
 from .errors import ProblemLog
-from .model import Cluster, Defaults, Gateway, Host
+from .model import Cluster, Defaults, Gateway, Host, merged_policy
 
 
 def resolve_settings(clusters: dict[str, Cluster], top: Defaults, log: ProblemLog) -> None:
-    """Fill kube_distro, labels, host_vars, api_endpoint and gateway of every cluster."""
+    """Fill kube_distro, labels, host_vars, api_endpoint, gateway and mission_policy of every
+    cluster."""
     effective: dict[str, Defaults] = {}
+    policies = PolicyCache()
     for cluster in clusters.values():  # top-down: a parent is resolved before its children
         inherited = effective[cluster.parent.name] if cluster.parent is not None else top
         mine = inherited.overridden_by(cluster.defaults)
@@ -30,6 +34,27 @@ def resolve_settings(clusters: dict[str, Cluster], top: Defaults, log: ProblemLo
         cluster.host_vars = mine.host_vars
         cluster.api_endpoint = resolved_api_endpoint(cluster, mine, log)
         cluster.gateway = resolved_gateway(cluster, mine, log)
+        written = merged_policy(mine.mission_policy, cluster.declared_mission_policy)
+        cluster.mission_policy = policies.get(written, cluster.entry, log)
+
+
+class PolicyCache:
+    """parse_policy once per distinct written policy: clusters that inherit one share it."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, tuple] = {}  # id(written) -> (written, policy)
+
+    def get(self, written: dict, entry: str, log: ProblemLog) -> Any:
+        known = self.known.get(id(written))
+        if known is not None and known[0] is written:
+            return known[1]
+        try:
+            policy = parse_policy(written or None, where="missionPolicy")
+        except PolicyError as exc:  # each part was checked; only a combination can fail
+            log.add(entry, f"{exc} (after inheritance)")
+            policy = None
+        self.known[id(written)] = (written, policy)
+        return policy
 
 
 def resolved_api_endpoint(cluster: Cluster, defaults: Defaults, log: ProblemLog) -> Optional[str]:
@@ -37,6 +62,13 @@ def resolved_api_endpoint(cluster: Cluster, defaults: Defaults, log: ProblemLog)
         return cluster.declared_api_endpoint
     for host in cluster.hosts:
         if "control_plane" in host.roles:
+            if host.address is None and host_address_problem(host.name):
+                log.add(
+                    host.entry,
+                    f"no 'address', and its name is no DNS name to reach the API server by: "
+                    f"{host_address_problem(host.name)}",
+                )
+                return None
             return api_endpoint(host.address or host.name, defaults.api_port or 6443)
     log.add(
         cluster.entry,

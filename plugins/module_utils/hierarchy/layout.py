@@ -15,13 +15,17 @@ Groups (all under ``all``):
 The per-cluster contract variables are group vars of ``cluster_<name>`` (every host of the
 cluster sees them in its hostvars); per-host ones are host vars. ``fornax_host_roles`` of a
 host with one role comes from its role group (``control_plane`` sets ``[control_plane]``);
-hosts with several roles carry their own list.
+hosts with several roles carry their own list. ``fornax_mission_policy`` is set once on the
+root's ``subtree_<root>`` group, and on ``cluster_<name>`` only where a cluster's differs from
+the root's (a deeper group wins), so a tree with one policy costs one variable. The tree's
+``fornax_tiers`` and the limit ``fornax_max_tiers`` are group vars of ``all``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
+from ..fornax.limits import MAX_TIERS
 from .model import Cluster, Hierarchy, Host
 from .names import cluster_group, subtree_group, tier_group
 
@@ -164,6 +168,7 @@ def host_vars(host: Host) -> dict[str, Any]:
 def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
     vpcs = vpcs_by_cluster(hierarchy)
     depth = max(cluster.tier for cluster in hierarchy.clusters.values())
+    tree_policy = hierarchy.root.mission_policy
     top = [hierarchy.root and subtree_group(hierarchy.root.name)]
     top.extend(tier_group(tier) for tier in range(depth + 1))
     top.extend(ROLE_GROUPS.values())
@@ -173,16 +178,25 @@ def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
             HostLayout(host.name, [ROLE_GROUPS[role] for role in host.roles], host_vars(host))
             for host in cluster.hosts
         ]
+        group_vars = cluster_vars(cluster, vpcs.get(cluster.name, []))
+        below = subtree_vars(hierarchy, cluster)
+        if cluster.parent is None:
+            below["fornax_mission_policy"] = tree_policy.to_dict()
+        elif cluster.mission_policy is not tree_policy and cluster.mission_policy != tree_policy:
+            group_vars["fornax_mission_policy"] = cluster.mission_policy.to_dict()
         clusters.append(
             ClusterLayout(
                 group=cluster_group(cluster.name),
                 subtree=subtree_group(cluster.name),
                 parent_subtree=subtree_group(cluster.parent.name) if cluster.parent else None,
                 tier=tier_group(cluster.tier),
-                group_vars=cluster_vars(cluster, vpcs.get(cluster.name, [])),
-                subtree_vars=subtree_vars(hierarchy, cluster),
+                group_vars=group_vars,
+                subtree_vars=below,
                 hosts=hosts,
             )
         )
-    role_vars = {group: {"fornax_host_roles": [role]} for role, group in ROLE_GROUPS.items()}
-    return InventoryLayout(top, role_vars, clusters)
+    top_vars: dict[str, dict[str, Any]] = {
+        group: {"fornax_host_roles": [role]} for role, group in ROLE_GROUPS.items()
+    }
+    top_vars["all"] = {"fornax_tiers": depth + 1, "fornax_max_tiers": MAX_TIERS}
+    return InventoryLayout(top, top_vars, clusters)

@@ -52,7 +52,14 @@ class GatewaySettings:
 class Defaults:
     """Settings inherited down the tree; a cluster's ``defaults`` override them for its subtree."""
 
-    __slots__ = ("api_port", "gateway_interfaces", "host_vars", "kube_distro", "labels")
+    __slots__ = (
+        "api_port",
+        "gateway_interfaces",
+        "host_vars",
+        "kube_distro",
+        "labels",
+        "mission_policy",
+    )
 
     def __init__(
         self,
@@ -61,12 +68,16 @@ class Defaults:
         labels: Optional[dict] = None,
         host_vars: Optional[dict] = None,
         gateway_interfaces: Optional[GatewaySettings] = None,
+        *,
+        mission_policy: Optional[dict] = None,
     ) -> None:
         self.kube_distro = kube_distro
         self.api_port = api_port
         self.labels = labels or {}
         self.host_vars = host_vars or {}
         self.gateway_interfaces = gateway_interfaces
+        # the written form (fields of fornax/policy.py), merged field by field down the tree
+        self.mission_policy = mission_policy or {}
 
     def overridden_by(self, other: Optional[Defaults]) -> Defaults:
         """These defaults with ``other``'s settings on top (dicts merged key by key)."""
@@ -84,7 +95,18 @@ class Defaults:
             labels={**self.labels, **other.labels} if other.labels else self.labels,
             host_vars={**self.host_vars, **other.host_vars} if other.host_vars else self.host_vars,
             gateway_interfaces=interfaces,
+            mission_policy=merged_policy(self.mission_policy, other.mission_policy),
         )
+
+
+def merged_policy(weaker: dict, stronger: dict) -> dict:
+    """Two written Mission policies, field by field (the same object when one is empty, so
+    that clusters inheriting one policy share it)."""
+    if not stronger:
+        return weaker
+    if not weaker:
+        return stronger
+    return {**weaker, **stronger}
 
 
 class Gateway:
@@ -126,6 +148,7 @@ class Cluster:
         "declared_gateway",
         "declared_kube_distro",
         "declared_labels",
+        "declared_mission_policy",
         "declared_parents",
         "defaults",
         "entry",
@@ -134,6 +157,7 @@ class Cluster:
         "hosts",
         "kube_distro",
         "labels",
+        "mission_policy",
         "name",
         "parent",
         "path",
@@ -151,6 +175,7 @@ class Cluster:
         self.declared_labels: dict[str, str] = {}
         self.declared_api_endpoint: Optional[str] = None
         self.declared_gateway: Optional[GatewaySettings] = None
+        self.declared_mission_policy: dict = {}
         self.defaults: Optional[Defaults] = None
         self.hosts: list[Host] = []
         # given in the file or allocated
@@ -166,6 +191,7 @@ class Cluster:
         self.host_vars: dict[str, Any] = {}
         self.api_endpoint: Optional[str] = None
         self.gateway: Optional[Gateway] = None
+        self.mission_policy: Any = None  # fornax.policy.MissionPolicy, after inheritance
 
     def __repr__(self) -> str:
         return f"Cluster({self.path!r})"

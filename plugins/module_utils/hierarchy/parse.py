@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .addresses import address_problem, api_endpoint_problem, normalized_cidr, parse_cidr
+from ..fornax.limits import MAX_CLUSTERS, MAX_TIERS
+from ..fornax.policy import PolicyError, parse_policy
+from .addresses import (
+    address_problem,
+    api_endpoint_problem,
+    host_address_problem,
+    normalized_cidr,
+    parse_cidr,
+)
 from .errors import ProblemLog
 from .model import (
     HOST_ROLES,
@@ -37,7 +45,12 @@ PLUGIN_NAME = "centaurus.fornax.hierarchy"
 ROLE_SET = frozenset(HOST_ROLES)
 VNI_MIN, VNI_MAX = 1, 16777215  # 24 bits; 0 is the substrate
 
-TOP_FIELDS = frozenset({"plugin", "defaults", "pools", "clusters", "vpcs"})
+# Ansible's options of constructed inventories (compose, groups, keyed_groups, ...): the
+# inventory plugin reads them; the hierarchy itself ignores them.
+CONSTRUCTED_FIELDS = frozenset(
+    {"compose", "groups", "keyed_groups", "strict", "leading_separator", "use_extra_vars"}
+)
+TOP_FIELDS = frozenset({"plugin", "defaults", "pools", "clusters", "vpcs"}) | CONSTRUCTED_FIELDS
 CLUSTER_FIELDS = frozenset(
     {
         "name",
@@ -51,11 +64,14 @@ CLUSTER_FIELDS = frozenset(
         "gateway",
         "defaults",
         "children",
+        "missionPolicy",
     }
 )
 HOST_FIELDS = frozenset({"name", "roles", "address", "vars"})
 GATEWAY_FIELDS = frozenset({"lanAddress", "wanAddress", "lanInterface", "wanInterface"})
-DEFAULTS_FIELDS = frozenset({"kubeDistro", "apiPort", "labels", "hostVars", "gateway"})
+DEFAULTS_FIELDS = frozenset(
+    {"kubeDistro", "apiPort", "labels", "hostVars", "gateway", "missionPolicy"}
+)
 DEFAULT_GATEWAY_FIELDS = frozenset({"lanInterface", "wanInterface"})
 POOLS_FIELDS = frozenset({"podCidr", "serviceCidr", "vni"})
 CIDR_POOL_FIELDS = frozenset({"cidr", "prefixLength"})
@@ -98,6 +114,7 @@ class Parser:
 
     def __init__(self, log: ProblemLog) -> None:
         self.log = log
+        self.clusters = 0  # declared so far, nested ones included
 
     # -- generic field readers --------------------------------------------------------------
     def mapping(self, value: Any, entry: str, allowed: frozenset) -> Optional[dict]:
@@ -122,9 +139,12 @@ class Parser:
                 self.log.add(entry, f"field {key!r} is required")
             return None
         if not isinstance(value, str) or not value:
-            self.log.add(entry, f"field {key!r}: {value!r} must be a non-empty string")
+            hint = ""
+            if isinstance(value, (bool, int, float)):
+                hint = " (quote it: unquoted, YAML reads 101, on or yes as a number or a boolean)"
+            self.log.add(entry, f"field {key!r}: {value!r} must be a non-empty string{hint}")
             return None
-        return value
+        return str(value)  # a plain str, even when the file marked it !unsafe
 
     def integer(self, data: dict, key: str, entry: str, low: int, high: int) -> Optional[int]:
         value = data.get(key)
@@ -192,6 +212,18 @@ class Parser:
                 self.log.add(entry, f"field {key!r}: {reason}")
                 return None
         return text
+
+    def mission_policy(self, data: dict, entry: str) -> dict:
+        """The written ``missionPolicy`` (fornax/policy.py), checked; {} when absent or bad."""
+        value = data.get("missionPolicy")
+        if value is None:
+            return {}
+        try:
+            parse_policy(value, where="missionPolicy")
+        except PolicyError as exc:
+            self.log.add(entry, str(exc))
+            return {}
+        return dict(value)
 
     def interface(self, data: dict, key: str, entry: str) -> Optional[str]:
         text = self.string(data, key, entry)
@@ -261,6 +293,7 @@ class Parser:
             labels=self.labels(data, "labels", entry),
             host_vars=self.variables(data, "hostVars", entry),
             gateway_interfaces=interfaces,
+            mission_policy=self.mission_policy(data, entry),
         )
 
     def pools(self, value: Any, entry: str) -> Pools:
@@ -312,8 +345,18 @@ class Parser:
         return VniPool(first, last)
 
     def cluster(
-        self, value: Any, entry: str, enclosing: Optional[str], found: list[Cluster]
+        self,
+        value: Any,
+        entry: str,
+        enclosing: Optional[str],
+        found: list[Cluster],
+        depth: int = 0,
     ) -> None:
+        self.clusters += 1
+        if self.clusters > MAX_CLUSTERS:
+            if self.clusters == MAX_CLUSTERS + 1:
+                self.log.add(entry, f"one cluster too many: a tree holds at most {MAX_CLUSTERS}")
+            return
         data = self.mapping(value, entry, CLUSTER_FIELDS)
         if data is None:
             return
@@ -343,10 +386,24 @@ class Parser:
             cluster.declared_gateway = self.gateway(data["gateway"], f"{entry}.gateway")
         if data.get("defaults") is not None:
             cluster.defaults = self.defaults(data["defaults"], f"{entry}.defaults")
+        cluster.declared_mission_policy = self.mission_policy(data, entry)
         found.append(cluster)
-        children = self.entry_list(data.get("children"), f"{entry}.children")
+        self.children(data.get("children"), entry, name, found, depth)
+
+    def children(
+        self, value: Any, entry: str, parent: str, found: list[Cluster], depth: int
+    ) -> None:
+        """The clusters nested in ``parent`` (at ``depth``), no deeper than a tree may go."""
+        children = self.entry_list(value, f"{entry}.children")
+        if children and depth + 1 >= MAX_TIERS:
+            self.log.add(
+                f"{entry}.children",
+                f"nested deeper than the {MAX_TIERS} tiers a tree may have (tier 0 to "
+                f"{MAX_TIERS - 1})",
+            )
+            return
         for index, item in enumerate(children):
-            self.cluster(item, f"{entry}.children[{index}]", name, found)
+            self.cluster(item, f"{entry}.children[{index}]", parent, found, depth + 1)
 
     def parents(self, value: Any, entry: str, enclosing: Optional[str]) -> list[str]:
         """The parents a cluster declares: field 'parent' and the cluster it is nested in."""
@@ -386,6 +443,11 @@ class Parser:
             )
             roles = []
         address = self.string(data, "address", entry)
+        if address is not None:
+            reason = host_address_problem(address)
+            if reason:
+                self.log.add(entry, f"field 'address': {reason}")
+                address = None
         return Host(name, tuple(roles), address, self.variables(data, "vars", entry), entry)
 
     def gateway(self, value: Any, entry: str) -> Optional[GatewaySettings]:

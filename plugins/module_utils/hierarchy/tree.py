@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from ..fornax.limits import MAX_TIERS
 from .errors import ProblemLog
 from .model import Cluster
 
@@ -14,7 +15,8 @@ def build_tree(declared: list[Cluster], log: ProblemLog) -> dict[str, Cluster]:
     """Link parents and children; return the clusters top-down (breadth-first), root first.
 
     Sets ``parent``, ``children``, ``tier`` and ``path``. Adds a problem for every duplicate
-    name, unknown or second parent, parent cycle, and for a file with no root or several.
+    name, unknown or second parent, parent cycle, cluster deeper than MAX_TIERS allows, and for
+    a file with no root or several.
     """
     by_name: dict[str, Cluster] = {}
     for cluster in declared:
@@ -57,9 +59,21 @@ def build_tree(declared: list[Cluster], log: ProblemLog) -> dict[str, Cluster]:
     ordered = top_down(roots[:1])
     if len(ordered) < len(by_name):
         report_cycles(by_name, ordered, log)
+    check_depth(ordered, log)
     if not roots and not log:  # pragma: no cover - a rootless finite graph always has a cycle
         log.add("clusters", "no root cluster (one without a parent)")
     return ordered
+
+
+def check_depth(ordered: dict[str, Cluster], log: ProblemLog) -> None:
+    """A problem for each cluster of the first tier deeper than MAX_TIERS allows."""
+    for cluster in ordered.values():
+        if cluster.tier == MAX_TIERS:  # the tiers below it are too deep as well
+            log.add(
+                cluster.entry,
+                f"tier {cluster.tier} ({cluster.path}) is deeper than the {MAX_TIERS} tiers a "
+                f"tree may have (tier 0 to {MAX_TIERS - 1})",
+            )
 
 
 def top_down(roots: list[Cluster]) -> dict[str, Cluster]:

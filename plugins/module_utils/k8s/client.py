@@ -29,6 +29,7 @@ APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 MAX_THROTTLED_RETRIES = 20
+TYPED_PATCH_ERROR = "failed to create typed patch object"
 MAX_RETRY_AFTER = 1.0
 
 
@@ -57,6 +58,18 @@ class KubeApiError(KubeError):
         self.reason = reason
         self.message = message
         self.body = body
+
+    @property
+    def transient(self) -> bool:
+        """True when asking again may succeed: the server's trouble (5xx), a timeout (408), a
+        conflict of versions (409) or throttling (429); other 4xx answers refuse the request.
+
+        Server-side apply answers a field of the wrong type (``replicas: two``) with a 500
+        that names the typed patch: the request is at fault, and asking again cannot help.
+        """
+        if self.status >= 500:
+            return TYPED_PATCH_ERROR not in self.message
+        return self.status in (408, 409, 429)
 
     @property
     def causes(self) -> list:

@@ -94,6 +94,38 @@ class Discovery:
                     return ResourceInfo(api_version, kind, res["name"], bool(res.get("namespaced")))
         raise UnknownKind(f"the API server serves no kind {kind!r} in apiVersion {api_version!r}")
 
+    def resources(
+        self,
+        namespaced: Optional[bool] = None,
+        verb: Optional[str] = None,
+        refresh: bool = False,
+    ) -> list:
+        """Every resource the API server serves (one version per group, the preferred one),
+        optionally only the namespaced (or cluster-scoped) ones that support ``verb``;
+        ``refresh`` asks the server again instead of using what was cached."""
+        versions = ["v1"]
+        groups = self.client.get("/apis").get("groups") or []
+        for group in groups:
+            preferred = (group.get("preferredVersion") or {}).get("groupVersion")
+            if preferred:
+                versions.append(preferred)
+        found = []
+        for api_version in versions:
+            for res in self._resources(api_version, refresh):
+                name = res.get("name", "")
+                if "/" in name:
+                    continue  # a subresource
+                if namespaced is not None and bool(res.get("namespaced")) != namespaced:
+                    continue
+                if verb is not None and verb not in (res.get("verbs") or []):
+                    continue
+                found.append(
+                    ResourceInfo(
+                        api_version, res.get("kind", ""), name, bool(res.get("namespaced"))
+                    )
+                )
+        return found
+
     def path_of(
         self,
         obj: Mapping[str, Any],

@@ -28,7 +28,12 @@ def tree(k8s_bin, tmp_path_factory) -> Iterator[FornaxTree]:
         labels=LABELS,
         workloads=("b", "c", "d"),
         agent_settings={"allow_commands": False},
-        overrides={"c": {"allow_commands": True}},  # only c opted in to mission commands
+        overrides={
+            # only c opted in to mission commands; a command that never ends costs 4 s
+            "c": {"allow_commands": True, "command_timeout_seconds": 4.0},
+            # d grants Missions kube-system too (the policy reaches the agent as in a rollout)
+            "d": {"mission_policy": {"namespaces": ["*", "kube-system"]}},
+        },
     )
     try:
         wait_for(lambda: registered(fornax), 60, "b, c and d registered up the chain")

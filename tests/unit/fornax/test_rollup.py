@@ -147,7 +147,7 @@ def test_observed_generation_waits_for_every_connected_child():
         "x": {"connected": False, "missions": {}},
     }
     assert rollup.fold("m", children, generation=3)["observedGeneration"] == 2
-    children["e"]["missions"]["m"]["generation"] = 3
+    children["e"]["missions"] = {"m": {"states": {"e": "2/2"}, "generation": 3}}
     assert rollup.fold("m", children, generation=3)["observedGeneration"] == 3
     children["y"] = {"connected": True, "missions": {}}  # has not reported m at all
     assert rollup.fold("m", children, generation=3)["observedGeneration"] == 2

@@ -183,7 +183,7 @@ def test_parse_error_names_file_entry_and_reason(plugin, tmp_path):
         plugin.parse(InventoryData(), DataLoader(), str(source), cache=False)
     message = str(caught.value)
     assert str(source) in message
-    assert "clusters[1] 'b': field 'parent': unknown cluster 'zz'" in message
+    assert "clusters[1] 'b' (line 4): field 'parent': unknown cluster 'zz'" in message
 
 
 def test_unreadable_yaml_is_a_parser_error(plugin, tmp_path):
@@ -215,11 +215,145 @@ def test_vault_values_stay_encrypted():
     assert type(data["vars"]["secret"]).__name__ == "EncryptedString"
 
 
-def test_the_documented_example_is_a_valid_hierarchy():
-    example = load_document(EXAMPLES_TEXT)
-    tree = load_hierarchy(example, source="EXAMPLES")
+def test_the_documented_examples_are_valid_hierarchies():
+    first, second = EXAMPLES_TEXT.split("\n---\n")
+    tree = load_hierarchy(load_document(first), source="EXAMPLES")
     assert [c.path for c in tree.clusters.values()] == [
         "cloud",
         "cloud/edge-west",
         "cloud/edge-east",
     ]
+    tree = load_hierarchy(load_document(second), source="EXAMPLES")
+    assert tree.root.mission_policy.pod_security == "restricted"
+    assert "roles.rbac.authorization.k8s.io" in tree.root.mission_policy.resources
+
+
+def inventory_of(plugin, tmp_path, text: str) -> tuple[InventoryManager, VariableManager]:
+    source = tmp_path / "tree.yml"
+    source.write_text(text)
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[str(source)])
+    return inventory, VariableManager(loader=loader, inventory=inventory)
+
+
+SMALL = """\
+plugin: centaurus.fornax.hierarchy
+defaults:
+  missionPolicy: {podSecurity: restricted}
+clusters:
+  - name: a
+    hosts: [{name: a-cp, roles: [control_plane], address: a-cp.example.com}]
+    children:
+      - name: b
+        labels: {zone: west}
+        missionPolicy: {extraResources: [roles.rbac.authorization.k8s.io]}
+        hosts: [{name: b-cp, roles: [control_plane], address: 198.18.1.10}]
+      - name: c
+        hosts: [{name: c-cp, roles: [control_plane], address: 198.18.2.10}]
+"""
+
+
+def test_mission_policy_is_inherited_field_by_field_and_exported(plugin, tmp_path):
+    tree = inventory_of(plugin, tmp_path, SMALL)
+    a, b, c = (hostvars(tree, f"{name}-cp")["fornax_mission_policy"] for name in "abc")
+    assert a == c and a["podSecurity"] == "restricted"
+    assert "roles.rbac.authorization.k8s.io" not in a["resources"]
+    assert b["podSecurity"] == "restricted"  # inherited, while b adds a resource
+    assert "roles.rbac.authorization.k8s.io" in b["resources"]
+    assert set(a["resources"]) < set(b["resources"])
+    # one variable for the tree, one more only where a cluster differs
+    groups = tree[0].groups
+    assert "fornax_mission_policy" in groups["subtree_a"].vars
+    assert "fornax_mission_policy" in groups["cluster_b"].vars
+    assert "fornax_mission_policy" not in groups["cluster_c"].vars
+
+
+def test_every_host_sees_the_tree_depth_and_its_limit(abcd):
+    found = hostvars(abcd, "d-node-1")
+    assert (found["fornax_tiers"], found["fornax_max_tiers"]) == (4, 16)
+
+
+def test_default_mission_policy_is_the_grants_default(abcd):
+    from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import (  # noqa: PLC0415
+        MissionPolicy,
+    )
+
+    assert hostvars(abcd, "d-node-1")["fornax_mission_policy"] == MissionPolicy().to_dict()
+
+
+def test_constructed_options(plugin, tmp_path):
+    text = SMALL + (
+        "keyed_groups:\n  - {key: fornax_cluster_labels, prefix: label}\n"
+        "compose:\n  depth_name: \"'tier-' ~ fornax_tier\"\n"
+        "groups:\n  leaves: fornax_children | length == 0\n"
+    )
+    tree = inventory_of(plugin, tmp_path, text)
+    assert members(tree, "label_zone_west") == {"b-cp"}
+    assert members(tree, "leaves") == {"b-cp", "c-cp"}
+    assert hostvars(tree, "a-cp")["depth_name"] == "tier-0"
+
+
+def test_unsafe_values_are_never_templated(plugin, tmp_path):
+    from ansible.template import is_trusted_as_template  # noqa: PLC0415
+
+    text = SMALL.replace(
+        "defaults:\n",
+        "defaults:\n  hostVars:\n    cmd: !unsafe \"{{ lookup('pipe', 'id') }}\"\n"
+        '    fine: "{{ 1 + 1 }}"\n',
+    )
+    tree = inventory_of(plugin, tmp_path, text)
+    found = tree[0].groups["subtree_a"].vars
+    assert found["cmd"] == "{{ lookup('pipe', 'id') }}"
+    assert not is_trusted_as_template(found["cmd"])
+    assert is_trusted_as_template(found["fine"])
+    assert is_trusted_as_template(tree[0].groups["cluster_b"].vars["fornax_cluster"])
+
+
+def test_a_yaml_inventory_that_mentions_the_plugin_is_not_claimed(plugin, tmp_path):
+    other = tmp_path / "hosts.yml"
+    other.write_text("# not for centaurus.fornax.hierarchy\nall:\n  hosts:\n    h1:\n")
+    assert not plugin.verify_file(str(other))
+    other.write_text("# plugin: centaurus.fornax.hierarchy is for trees\nall: {hosts: {h1: }}\n")
+    assert not plugin.verify_file(str(other))
+    flow = tmp_path / "flow.yml"
+    flow.write_text("{clusters: [], plugin: centaurus.fornax.hierarchy}\n")
+    assert plugin.verify_file(str(flow))
+    flow = tmp_path / "flow.json"
+    flow.write_text('{"clusters": [],\n "plugin": "centaurus.fornax.hierarchy"}')
+    assert plugin.verify_file(str(flow))
+
+
+def test_problems_name_the_line(plugin, tmp_path):
+    source = tmp_path / "broken.yml"
+    source.write_text(SMALL.replace("address: 198.18.1.10", "address: 'x;reboot'"))
+    with pytest.raises(AnsibleParserError) as caught:
+        plugin.parse(InventoryData(), DataLoader(), str(source), cache=False)
+    assert "clusters[0] 'a'.children[0] 'b'.hosts[0] 'b-cp' (line 11): field 'address'" in str(
+        caught.value
+    )
+
+
+ALIAS_BOMB = "\n".join(
+    [
+        "plugin: centaurus.fornax.hierarchy",
+        'x0: &x0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        *(f"x{i}: &x{i} [{','.join([f'*x{i - 1}'] * 9)}]" for i in range(1, 9)),
+        "clusters: []",
+    ]
+)
+
+
+def test_an_alias_bomb_fails_at_once_naming_the_line():
+    assert len(ALIAS_BOMB) < 700
+    with pytest.raises(ValueError, match=r"tree.yml: line \d+, column \d+: aliases repeat"):
+        load_document(ALIAS_BOMB, "tree.yml")
+
+
+@pytest.mark.parametrize("form", ["yaml", "json"])
+def test_a_thousand_nested_levels_fail_clearly(form):
+    if form == "json":
+        text = '{"plugin": "x", "clusters": ' + "[" * 1000 + "]" * 1000 + "}"
+    else:
+        text = "plugin: x\nclusters:\n" + "".join("  " * i + "- \n" for i in range(1000))
+    with pytest.raises(ValueError, match="nested deeper than 200 levels"):
+        load_document(text, "tree.yml")

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from hierarchy_docs import cluster, error_of
 
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.limits import MAX_TIERS
+from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy import parse
 from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.errors import (
     HierarchyError,
 )
@@ -79,6 +81,25 @@ def vpc_in_west(document: dict[str, Any]) -> None:
     document["vpcs"][0]["clusters"].append({"cluster": "west", "subnets": ["10.200.2.0/24"]})
 
 
+def chain(depth: int, nested: bool) -> Change:
+    """A chain of ``depth`` clusters below west, nested or flat."""
+
+    def change(document: dict[str, Any]) -> None:
+        names = [f"n{i}" for i in range(depth)]
+        endpoint = "https://198.18.9.1:6443"
+        if nested:
+            item: dict[str, Any] = {"name": names[-1], "apiEndpoint": endpoint}
+            for name in reversed(names[:-1]):
+                item = {"name": name, "apiEndpoint": endpoint, "children": [item]}
+            cluster(document, "west")["children"] = [item]
+            return
+        for index, name in enumerate(names):
+            parent = names[index - 1] if index else "west"
+            document["clusters"].append({"name": name, "parent": parent, "apiEndpoint": endpoint})
+
+    return change
+
+
 def tiny_pool(document: dict[str, Any]) -> None:
     document["pools"] = {"podCidr": {"cidr": "10.64.0.0/23", "prefixLength": 24}}
 
@@ -121,6 +142,57 @@ CASES: dict[str, tuple[Change, list[str]]] = {
     "host name": (
         add_cluster(hosts=[{"name": "bad host", "roles": ["edge_node"]}]),
         ["hosts[0]", "host name 'bad host'"],
+    ),
+    "name written as a number": (
+        add_cluster(name=101),
+        ["clusters[3]", "field 'name': 101 must be a non-empty string", "quote it"],
+    ),
+    # what reaches a systemd unit or a command line
+    "address with a shell command": (
+        add_cluster(hosts=[{"name": "x-cp", "roles": ["control_plane"], "address": "a.b;id"}]),
+        ["clusters[3] 'extra'.hosts[0] 'x-cp'", "field 'address'", "'a.b;id' is neither an IP"],
+    ),
+    "address with spaces": (
+        add_cluster(hosts=[{"name": "x-cp", "roles": ["edge_node"], "address": "a b"}]),
+        ["hosts[0] 'x-cp'", "field 'address'", "neither an IP address nor a DNS name"],
+    ),
+    "address that is a mistyped IP": (
+        add_cluster(hosts=[{"name": "x-cp", "roles": ["edge_node"], "address": "198.18.0.300"}]),
+        ["hosts[0] 'x-cp'", "'198.18.0.300' is neither"],
+    ),
+    "address with an IPv6 zone": (
+        add_cluster(hosts=[{"name": "x-cp", "roles": ["edge_node"], "address": "fe80::1%eth0"}]),
+        ["hosts[0] 'x-cp'", "field 'address'"],
+    ),
+    "endpoint from a name that is no DNS name": (
+        add_cluster(apiEndpoint=None, hosts=[{"name": "cp_1", "roles": ["control_plane"]}]),
+        ["clusters[3] 'extra'.hosts[0] 'cp_1'", "no 'address'", "'cp_1' is neither"],
+    ),
+    # bounds
+    "nested deeper than the tiers": (
+        chain(16, nested=True),
+        ["'n14'.children", "nested deeper than the 16 tiers", "tier 0 to 15"],
+    ),
+    "parent links deeper than the tiers": (
+        chain(16, nested=False),
+        ["clusters[17] 'n14'", "tier 16 (root/west/n0/", "deeper than the 16 tiers"],
+    ),
+    # Mission policy
+    "mission policy field": (
+        set_field("west", "missionPolicy", {"podSecurity": "root"}),
+        ["clusters[2] 'west'", "missionPolicy.podSecurity: 'root' is not one of"],
+    ),
+    "mission policy unknown field": (
+        lambda d: d["defaults"].update(missionPolicy={"resource": ["pods"]}),
+        ["defaults", "missionPolicy.resource: unknown field"],
+    ),
+    "mission policy resource": (
+        set_field("west", "missionPolicy", {"extraResources": ["Roles"]}),
+        ["clusters[2] 'west'", "missionPolicy.resources: 'Roles' is not <plural>.<group>"],
+    ),
+    "mission policy not a mapping": (
+        set_field("west", "missionPolicy", ["pods"]),
+        ["clusters[2] 'west'", "missionPolicy: ['pods'] must be a mapping"],
     ),
     # field types and values
     "unknown field": (
@@ -281,6 +353,20 @@ def test_all_problems_of_a_stage_are_reported_together(doc):
         load_hierarchy(doc, source="fornax.yml")
     assert len(caught.value.problems) == 3
     assert "3 problems" in str(caught.value)
+
+
+def test_the_deepest_allowed_tree_loads(doc):
+    chain(14, nested=True)(doc)  # root, west and 14 below: tiers 0 to 15
+    deepest = list(load_hierarchy(doc, source="fornax.yml").clusters.values())[-1]
+    assert deepest.tier == MAX_TIERS - 1
+
+
+def test_more_clusters_than_a_tree_holds(doc, monkeypatch):
+    monkeypatch.setattr(parse, "MAX_CLUSTERS", 3)  # the real bound is 100,000
+    assert len(load_hierarchy(doc, source="fornax.yml").clusters) == 3
+    doc["clusters"].append({"name": "extra", "parent": "root"})
+    message = error_of(doc)
+    assert "clusters[3]: one cluster too many: a tree holds at most 3" in message
 
 
 def test_top_level_must_be_a_mapping():
