@@ -14,10 +14,14 @@ description:
   - Runs against the B(parent) cluster. Creates for child O(name) exactly the objects of
     C(docs/child-identity.md) (namespace C(fornax-system), service account C(child-<name>),
     an EdgeCluster and a ClusterReport stub, ClusterRole/Binding and Role/Binding
-    C(fornax:child:<name>)), issues a bounded-lifetime token through the TokenRequest API and
-    returns a kubeconfig the child's agent uses to reach the parent.
+    C(fornax:child:<name>), and the shared ValidatingAdmissionPolicy C(fornax-child-tokens)
+    with its binding and parameters), issues a bounded-lifetime token through the TokenRequest
+    API and returns a kubeconfig the child's agent uses to reach the parent.
   - The child may read Missions, update its own EdgeCluster (and its status) and its own
-    ClusterReport, and renew its own token. Nothing else.
+    ClusterReport, and renew its own token. Nothing else. Its renewals are bounded by the
+    admission policy - for its own service account only, the parent's own audiences, at most
+    the tree's cap of 86400 s, and only until the link's horizon (O(link_ttl)) - and a later
+    run re-makes the link (O(link_ttl)), so a stolen token cannot renew itself forever.
   - With O(dest), a token in that file that is bound to the current service account and has
     more than a third of its lifetime left is kept, so a second run changes nothing. Without
     O(dest), every run returns a freshly issued token (issuing one stores nothing on the
@@ -49,10 +53,22 @@ options:
     default: k8s
   token_ttl:
     description:
-      - Requested lifetime of the token, in seconds (at least 600; the API server may shorten
-        it). The agent renews it before two thirds of it have passed.
+      - Requested lifetime of the token, in seconds (from 600 to 86400, the cap of the tree's
+        API servers). The agent renews it before two thirds of it have passed.
     type: int
     default: 86400
+  link_ttl:
+    description:
+      - How long, in seconds, the child may go on renewing its own token after its link was
+        made (the link's horizon); past it the child's renewals are refused and its last token
+        ends within O(token_ttl).
+      - A run once a third of O(link_ttl) has passed re-makes the link as O(revoke_previous)
+        does (a new service account, so every earlier token dies, renewed ones included, a new
+        token and a new horizon). A token stolen from the child is thus good until the next
+        such run or the horizon, whichever comes first; run this module (site.yml) more often
+        than every O(link_ttl), or the child is cut off.
+    type: int
+    default: 2592000
   rotate:
     description: Issue a new token even when the one in O(dest) is still good.
     type: bool
@@ -60,8 +76,8 @@ options:
   revoke_previous:
     description:
       - Re-create the service account before issuing the token, which invalidates every token
-        issued before at once (the API server may accept one for up to about 10 s more, from
-        its authentication cache).
+        issued before at once, renewed ones included (the API server may accept one for up to
+        10 s more, from its authentication cache).
     type: bool
     default: false
   dest:
@@ -107,6 +123,14 @@ EXAMPLES = r"""
     dest: /etc/fornax/b-parent.kubeconfig
   no_log: true
 
+- name: Link cluster c with a shorter horizon (the child's renewals stop a week after the last run)
+  centaurus.fornax.cluster_link:
+    kubeconfig: /etc/fornax/b-admin.kubeconfig
+    name: c
+    link_ttl: 604800
+    dest: /etc/fornax/c-parent.kubeconfig
+  no_log: true
+
 - name: Rotate the token and revoke every earlier one
   centaurus.fornax.cluster_link:
     name: b
@@ -134,6 +158,11 @@ token_issued:
   description: Whether this run issued a new token (false when the one in O(dest) was kept).
   returned: state=present
   type: bool
+link_horizon:
+  description: Until when (RFC 3339) the child may renew its token without another run.
+  returned: state=present
+  type: str
+  sample: "2026-12-22T09:00:00Z"
 objects:
   description: The objects of the link and whether each changed.
   returned: always
@@ -178,6 +207,7 @@ OWN_OPTIONS = {
     "labels": {"type": "dict", "default": {}},
     "kube_distro": {"type": "str", "choices": list(child_link.DISTROS), "default": "k8s"},
     "token_ttl": {"type": "int", "default": child_link.DEFAULT_TOKEN_TTL, "no_log": False},
+    "link_ttl": {"type": "int", "default": child_link.DEFAULT_LINK_TTL},
     "rotate": {"type": "bool", "default": False},
     "revoke_previous": {"type": "bool", "default": False},
     "dest": {"type": "path"},
@@ -227,38 +257,65 @@ def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
     p = module.params
     check = module.check_mode
     server, ca = child_link.parent_endpoint(client, p["api_server"], read_ca(p["api_ca_cert"]))
-    if p["token_ttl"] < child_link.MIN_TOKEN_TTL:
-        raise child_link.LinkError(
-            f"token_ttl: {p['token_ttl']} must be >= {child_link.MIN_TOKEN_TTL} seconds"
-        )
+    child_link.check_token_ttl(p["token_ttl"])
+    child_link.check_link_ttl(p["link_ttl"])
     changes = child_link.ensure_link_objects(
         client, p["name"], p["labels"], p["kube_distro"], dry_run=check
     )
-    changed = any(c["changed"] for c in changes)
+    account = child_link.describe(child_link.service_account_object(p["name"]))
+    account_changed = any(c["changed"] for c in changes if c["object"] == account)
     existing = read_existing(p["dest"])
-    if p["revoke_previous"]:
-        changed = True
-        if not check:
-            child_link.revoke_tokens(client, p["name"])
+    due = child_link.link_due(client, p["name"], p["link_ttl"])
+    remake = p["revoke_previous"] or due is True
+    if remake and not check:
+        child_link.revoke_tokens(client, p["name"])
     keep = (
         not p["rotate"]
-        and not p["revoke_previous"]
+        and not remake
         and existing is not None
-        and not any(c["changed"] for c in changes[1:2])  # the service account is unchanged
+        and not account_changed
         and child_link.token_reusable(client, p["name"], existing, server, ca)
     )
     result: dict = {"token_issued": False}
+    issued = p["rotate"] or remake
+    audiences = None
+    token = ""
     if keep:
         result["kubeconfig"] = existing
+        token = child_link.kubeconfig_token(existing) or ""
+        audiences = child_link.token_claims(token).get("aud")
     elif check:
-        changed = changed or bool(p["dest"]) or p["rotate"]
+        issued = issued or bool(p["dest"])
     else:
-        token, expires = child_link.issue_token(client, p["name"], p["token_ttl"])
-        config = child_link.child_kubeconfig(server, ca, token, p["context_name"])
-        result.update(kubeconfig=config, token_expiration=expires, token_issued=True)
+        answer = child_link.request_token(client, p["name"], p["token_ttl"])
+        audiences = (answer.get("spec") or {}).get("audiences")
+        config = child_link.child_kubeconfig(
+            server, ca, answer["status"]["token"], p["context_name"]
+        )
+        result.update(
+            kubeconfig=config,
+            token_expiration=answer["status"].get("expirationTimestamp"),
+            token_issued=True,
+        )
         if p["dest"]:
             write_private(p["dest"], config)
-        changed = changed or bool(p["dest"]) or p["rotate"]
+        issued = issued or bool(p["dest"])
+        token = answer["status"]["token"]
+    bounds = child_link.ensure_token_bounds(
+        client,
+        p["name"],
+        p["link_ttl"],
+        audiences if isinstance(audiences, list) else None,
+        new_horizon=remake,
+        dry_run=check,
+    )
+    changes.append(bounds)
+    if not check and child_link.policy_changed(changes):
+        child_link.await_token_policy(client, p["name"], token, ca)
+    result["link_horizon"] = (bounds["after"] or {}).get(
+        child_link.horizon_key(p["name"])
+    ) or child_link.link_horizon(client, p["name"])
+    changed = issued or any(c["changed"] for c in changes)
     if p["dest"]:
         result["dest"] = p["dest"]
         if (

@@ -1,9 +1,11 @@
 """Real Kubernetes test clusters on loopback: etcd + kube-apiserver (+ controllers, + kwok).
 
 Each cluster owns its directory: its own CA and certificates, its own etcd data, an admin
-kubeconfig. Everything listens on 127.0.0.1 only, over TLS, with RBAC authorization and
-service-account token issuance. Every wait is bounded and every failure names the process that
-failed, the last lines of its log and what to do.
+kubeconfig. Everything listens on 127.0.0.1 only, over TLS. The API server's security flags
+and its Pod Security admission come from the collection (module_utils/fornax/security.py and
+policy.py), exactly as the control_plane role installs them, at the level of the cluster's
+Mission rights (``ClusterSpec.mission_policy``). Every wait is bounded and every failure names
+the process that failed, the last lines of its log and what to do.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import policy, security
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeApiError,
     KubeClient,
@@ -30,6 +33,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import
     kubeconfig_dict,
     settings_from_kubeconfig,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import Discovery
 
 from .binaries import k8s_bin_dir, repo_root
 from .pki import CertificateAuthority, KeyPair, service_account_keys
@@ -51,6 +55,9 @@ class ClusterSpec:
     api_port: int | None = None  # fixed ports (the demo); None picks free ones
     labels: dict[str, str] = field(default_factory=dict)
     apiserver_args: tuple[str, ...] = ()  # extra kube-apiserver flags
+    # The Mission rights this cluster grants (the inventory's mission_policy; None: defaults):
+    # its Pod Security admission level and its agent's RBAC.
+    mission_policy: dict[str, Any] | None = None
 
 
 class TestCluster:
@@ -71,6 +78,7 @@ class TestCluster:
         self.etcd_peer_port = free_port()
         self._lock = threading.Lock()
         self._prepared = False
+        self.policy = policy.parse_policy(spec.mission_policy, f"cluster {spec.name}")
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -85,6 +93,10 @@ class TestCluster:
     @property
     def pki_dir(self) -> Path:
         return self.dir / "pki"
+
+    @property
+    def admission_config_path(self) -> Path:
+        return self.dir / "admission.yaml"
 
     def _log(self, component: str) -> Path:
         return self.dir / "logs" / f"{component}.log"
@@ -112,6 +124,9 @@ class TestCluster:
         self.admin = self.ca.issue("admin", ADMIN_USER, orgs=("system:masters",), client=True)
         self.sa_key, self.sa_pub = service_account_keys(self.pki_dir)
         self._write_kubeconfig(self.kubeconfig_path, self.admin)
+        self.admission_config_path.write_text(
+            yaml.safe_dump(policy.admission_configuration(self.policy), sort_keys=False)
+        )
         self._prepared = True
 
     def _write_kubeconfig(self, path: Path, pair: KeyPair) -> None:
@@ -131,6 +146,19 @@ class TestCluster:
         path = self.dir / f"{user}.kubeconfig"
         self._write_kubeconfig(path, pair)
         return path
+
+    def install_agent_identity(self) -> Path:
+        """The agent's own least-privilege identity here, as the hub role makes it.
+
+        The ClusterRole from the cluster's grant (policy.agent_rules), its binding and the
+        admission policy of security.agent_manifests, and a client certificate of the agent's
+        user and group; returns the kubeconfig of that identity.
+        """
+        with self.client() as admin:
+            discovery = Discovery(admin)
+            for obj in security.agent_manifests(self.policy):
+                admin.apply(discovery.path_of(obj), obj, field_manager="fornax-harness", force=True)
+        return self.user_kubeconfig(security.AGENT_USER, (security.AGENT_GROUP,))
 
     # -- processes -------------------------------------------------------------------------
 
@@ -169,15 +197,14 @@ class TestCluster:
             f"--tls-cert-file={self.serving.cert_path}",
             f"--tls-private-key-file={self.serving.key_path}",
             f"--client-ca-file={self.ca.pair.cert_path}",
-            "--authorization-mode=RBAC",
-            "--anonymous-auth=false",
-            f"--service-account-issuer=https://127.0.0.1:{self.api_port}",
             f"--service-account-key-file={self.sa_pub}",
             f"--service-account-signing-key-file={self.sa_key}",
+            *security.apiserver_security_args(
+                self.server, str(self.admission_config_path), self.policy
+            ),
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--endpoint-reconciler-type=none",
             "--enable-priority-and-fairness=false",
-            "--profiling=false",
             "--event-ttl=15m",
             "--v=1",
             *self.spec.apiserver_args,

@@ -1,4 +1,10 @@
-"""A Fornax tree for tests: real clusters, real agent processes, links that can be cut."""
+"""A Fornax tree for tests: real clusters, real agent processes, links that can be cut.
+
+Each agent runs as the roles run it: on its own cluster with its own least-privilege identity
+(a client certificate of the agent's group, bound to the ClusterRole generated from the
+cluster's Mission rights, security.agent_manifests), not as the admin; on its parent with the
+child identity of cluster_link.
+"""
 
 from __future__ import annotations
 
@@ -94,7 +100,7 @@ class FornaxTree:
     def _write_config(self, name: str, member: Member) -> Path:
         config = {
             "cluster": name,
-            "kubeconfig": str(member.cluster.kubeconfig_path),
+            "kubeconfig": str(member.cluster.install_agent_identity()),
             "labels": member.labels,
             "state_dir": str(member.cluster.dir / "agent-state"),
             "kubectl": str(member.cluster.bin / "kubectl"),
@@ -104,6 +110,7 @@ class FornaxTree:
         if member.parent is not None:
             config["parent"] = member.parent
             config["parent_kubeconfig"] = str(member.cluster.dir / "parent.kubeconfig")
+        config.setdefault("mission_policy", member.cluster.policy.to_dict())  # as cascade does
         path = member.cluster.dir / "agent.yaml"
         path.write_text(yaml.safe_dump(config))
         return path
@@ -173,14 +180,28 @@ def start_tree(
     overrides: dict[str, dict[str, Any]] | None = None,
     tied: bool = True,
     relays: bool | str = True,
+    policies: dict[str, dict[str, Any]] | None = None,
 ) -> FornaxTree:
     """Start the clusters of ``parents`` (name -> parent name), link them, start every agent.
 
     Clusters in ``workloads`` also run controller-manager, scheduler and kwok nodes, so their
-    Deployments and Jobs really become ready.
+    Deployments and Jobs really become ready. ``policies`` are the clusters' Mission rights
+    (the inventory's mission_policy; default the defaults, or a ``mission_policy`` in
+    ``overrides``): their Pod Security admission level, their agent's RBAC and admission policy,
+    and the agent's own check.
     """
     labels = labels or {}
-    specs = [ClusterSpec(n, controllers=n in workloads, kwok=n in workloads) for n in parents]
+    # A grant given as an agent setting is the cluster's grant too: API server and agent agree.
+    policies = {
+        **{n: o["mission_policy"] for n, o in (overrides or {}).items() if "mission_policy" in o},
+        **(policies or {}),
+    }
+    specs = [
+        ClusterSpec(
+            n, controllers=n in workloads, kwok=n in workloads, mission_policy=policies.get(n)
+        )
+        for n in parents
+    ]
     clusters = {c.name: c for c in start_clusters(specs, root, tied=tied)}
     try:
         members = {n: Member(clusters[n], parents[n], dict(labels.get(n, {}))) for n in parents}

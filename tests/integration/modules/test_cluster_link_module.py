@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import stat
+import time
 
 import yaml
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
+    KubeApiError,
+    KubeClient,
+)
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     settings_from_kubeconfig,
 )
@@ -50,6 +54,8 @@ def test_cluster_link_lifecycle(cluster, playbook, tmp_path):
                 task("rotate", rotate=True, **link),
                 task("bad name", ignore_errors=True, **{**link, "name": "B_ad"}),
                 task("bad ttl", ignore_errors=True, **{**link, "token_ttl": 5}),
+                task("over the cap", ignore_errors=True, **{**link, "token_ttl": 86401}),
+                task("bad horizon", ignore_errors=True, **{**link, "link_ttl": 0}),
             ],
             diff=True,
         )
@@ -64,25 +70,44 @@ def test_cluster_link_lifecycle(cluster, playbook, tmp_path):
         assert run["bad name"]["failed"] is True
         assert "name: 'B_ad' must be a DNS-1123 label" in run["bad name"]["msg"]
         assert "token_ttl: 5" in run["bad ttl"]["msg"]
+        assert "token_ttl: 86401 must be an integer from 600 to 86400" in run["over the cap"]["msg"]
+        assert "link_ttl: 0 must be a positive integer" in run["bad horizon"]["msg"]
+        horizon = run["link"]["link_horizon"]
+        assert run["again"]["link_horizon"] == horizon  # a second run leaves the horizon
+        with cluster.client() as admin:
+            assert child_link.link_horizon(admin, "mb") == horizon
         with KubeClient(settings_from_kubeconfig(str(dest))) as child:
             assert child.get(f"{API}/edgeclusters/mb")["metadata"]["labels"]["zone"] == "z1"
         old = yaml.safe_load(dest.read_text())
 
         # Revocation, then removal.
-        run = playbook(
-            [
-                task("revoke", rotate=True, revoke_previous=True, **link),
-                task("remove", state="absent", **link),
-                task("remove again", state="absent", **link),
-            ]
-        )
+        run = playbook([task("revoke", rotate=True, revoke_previous=True, **link)])
         assert run["revoke"]["changed"] is True
         with cluster.client() as admin:
             assert not child_link.token_reusable(
                 admin, "mb", old, cluster.server, cluster.ca.cert_pem
             )
+        # The revoked token is refused within the API server's 10 s authentication cache.
+        deadline = time.monotonic() + 15
+        with KubeClient(settings_from_kubeconfig(old), connect_retries=0) as stolen:
+            while True:
+                try:
+                    stolen.get(f"{API}/missions")
+                except KubeApiError as refused:
+                    if refused.status == 401:
+                        break
+                assert time.monotonic() < deadline, "the revoked token still works after 15 s"
+                time.sleep(0.5)
+        with KubeClient(settings_from_kubeconfig(str(dest))) as child:  # the new one works
+            child.get(f"{API}/edgeclusters/mb")
+        run = playbook(
+            [
+                task("remove", state="absent", **link),
+                task("remove again", state="absent", **link),
+            ]
+        )
         assert run["remove"]["changed"] is True
-        assert len(run["remove"]["removed"]) == 7
+        assert len(run["remove"]["removed"]) == 8  # 7 objects and the child's horizon
         assert not dest.exists()
         assert run["remove again"]["changed"] is False
     finally:

@@ -332,6 +332,9 @@ def test_link_objects_carry_the_documented_names_and_labels():
     objects = child_link.link_objects("b", {"zone": "x"}, "k3s")
     assert [child_link.describe(o) for o in objects] == [
         "Namespace/fornax-system",
+        "ConfigMap/fornax-system/fornax-child-tokens",
+        "ValidatingAdmissionPolicy/fornax-child-tokens",
+        "ValidatingAdmissionPolicyBinding/fornax-child-tokens",
         "ServiceAccount/fornax-system/child-b",
         "EdgeCluster/b",
         "ClusterReport/b",
@@ -340,10 +343,13 @@ def test_link_objects_carry_the_documented_names_and_labels():
         "Role/fornax-system/fornax:child:b",
         "RoleBinding/fornax-system/fornax:child:b",
     ]
-    for obj in objects[1:]:
+    shared = len(child_link.shared_objects())
+    for obj in objects[shared:]:
         assert obj["metadata"]["labels"][child_link.CHILD_LABEL] == "b"
-    assert objects[2]["metadata"]["labels"]["zone"] == "x"
-    assert child_link.object_path(objects[4]) == (
+    for obj in objects[:shared]:  # shared by every child: unlink leaves them
+        assert child_link.CHILD_LABEL not in obj["metadata"]["labels"]
+    assert objects[shared + 1]["metadata"]["labels"]["zone"] == "x"
+    assert child_link.object_path(objects[shared + 3]) == (
         "/apis/rbac.authorization.k8s.io/v1/clusterroles/fornax%3Achild%3Ab"
     )
     assert child_link.token_claims("not-a-jwt") == {}

@@ -1,0 +1,276 @@
+# Copyright: contributors to centaurus.fornax
+# Apache License 2.0 (see LICENSE)
+"""How every API server of a Fornax tree is hardened, and who the agent is on its own cluster.
+
+Defined once and read by both the roles (through the filters of plugins/filter/security.py:
+the control_plane role's kube-apiserver unit and admission file, the hub role's agent RBAC) and
+the test harness (tests/fornax_harness), so the integration tests run their API servers with the
+very settings a rollout installs (docs/security.md):
+
+- ``apiserver_security_args``: the API server's security flags: TLS 1.2 or later, no anonymous
+  requests, RBAC, no profiling, service-account tokens capped at ``MAX_TOKEN_SECONDS`` for
+  everyone (no "extended" legacy lifetimes) and accepted for the fixed audiences only, Pod
+  Security admission configured from the cluster's Mission rights, and no privileged
+  containers at all unless those rights are ``privileged``;
+- ``agent_rbac``: the agent's ClusterRole on its own cluster (``policy.agent_rules``: its own
+  needs plus the kinds the cluster grants Missions, never ``*/*/*`` unless it grants ``*``) and
+  the binding to the agent's identity;
+- ``agent_admission_policy``: what RBAC and Pod Security admission do not see: a
+  ValidatingAdmissionPolicy that refuses the agent's identity writes in namespaces the grant
+  does not give, a Namespace label loosening Pod Security and a hostPath or local
+  PersistentVolume, at the cluster's level.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from .policy import (
+    ANY_NAMESPACE,
+    POD_SECURITY_LABEL_PREFIX,
+    POD_SECURITY_LEVELS,
+    PRIVILEGED,
+    PROTECTED_NAMESPACES,
+    MissionPolicy,
+    agent_rules,
+    parse_policy,
+)
+
+# The longest service-account token an API server of the tree issues (and a child may ask for).
+MAX_TOKEN_SECONDS = 86400
+TLS_MIN_VERSION = "VersionTLS12"
+
+# The agent's identity on its own cluster: a client certificate with this CN and O (the
+# control_plane role issues it), bound to the ClusterRole AGENT_ROLE.
+AGENT_USER = "fornax-agent"
+AGENT_GROUP = "fornax:agents"
+AGENT_ROLE = "fornax:agent"
+AGENT_POLICY = "fornax-agent-content"
+
+RBAC_API = "rbac.authorization.k8s.io"
+ADMISSION_API = "admissionregistration.k8s.io/v1"
+MANAGED_BY_LABELS = {"app.kubernetes.io/managed-by": "centaurus.fornax"}
+_SUBJECT_KINDS = ("Group", "User", "ServiceAccount")
+
+
+class SecurityError(ValueError):
+    """Input the hardening cannot use; the message names the field and the value."""
+
+
+def api_audiences(issuer: str) -> list:
+    """The audiences the API server accepts tokens for (and gives a token by default)."""
+    return [issuer]
+
+
+def apiserver_security_args(
+    issuer: str,
+    admission_config_file: str,
+    policy: Any = None,
+    max_token_seconds: int = MAX_TOKEN_SECONDS,
+) -> list:
+    """The kube-apiserver flags every cluster of the tree runs with (installed and tested).
+
+    ``policy`` is the cluster's grant: privileged containers are refused outright unless it
+    grants the ``privileged`` Pod Security level (the admission file holds the level itself).
+    """
+    if not isinstance(issuer, str) or not issuer.startswith("https://"):
+        raise SecurityError(f"issuer: {issuer!r} must be an https:// URL")
+    if not isinstance(max_token_seconds, int) or not 3600 <= max_token_seconds <= 2**32:
+        raise SecurityError(
+            f"max_token_seconds: {max_token_seconds!r} must be an integer from 3600 to 2^32"
+            " (the API server's bounds)"
+        )
+    return [
+        f"--tls-min-version={TLS_MIN_VERSION}",
+        "--anonymous-auth=false",
+        "--authorization-mode=RBAC",
+        "--profiling=false",
+        f"--service-account-issuer={issuer}",
+        f"--api-audiences={','.join(api_audiences(issuer))}",
+        # Tokens of deleted service accounts (or secrets) stop working: revocation.
+        "--service-account-lookup=true",
+        f"--service-account-max-token-expiration={max_token_seconds}s",
+        # Without this, pod tokens asked for 1 h are silently given a year (a legacy transition).
+        "--service-account-extend-token-expiration=false",
+        # Pod Security admission (on by default) at the level the cluster grants Missions.
+        f"--admission-control-config-file={admission_config_file}",
+        f"--allow-privileged={str(_policy(policy).pod_security == PRIVILEGED).lower()}",
+    ]
+
+
+def _policy(policy: Any) -> MissionPolicy:
+    return policy if isinstance(policy, MissionPolicy) else parse_policy(policy)
+
+
+def agent_subjects(group: str = AGENT_GROUP, extra: Optional[list] = None) -> list:
+    """RBAC subjects of the agent: its certificate's group and any extra ones, checked."""
+    subjects: list = [{"apiGroup": RBAC_API, "kind": "Group", "name": group}]
+    for index, subject in enumerate(extra or []):
+        where = f"extra_subjects[{index}]"
+        if not isinstance(subject, Mapping) or subject.get("kind") not in _SUBJECT_KINDS:
+            raise SecurityError(
+                f"{where}: {subject!r} must be a mapping whose kind is one of {_SUBJECT_KINDS}"
+            )
+        if not isinstance(subject.get("name"), str) or not subject["name"]:
+            raise SecurityError(f"{where}.name: {subject.get('name')!r} must be a string")
+        if subject["kind"] == "ServiceAccount" and not isinstance(subject.get("namespace"), str):
+            raise SecurityError(f"{where}.namespace: a ServiceAccount subject needs a namespace")
+        subjects.append(dict(subject))
+    return subjects
+
+
+def agent_rbac(policy: Any = None, subjects: Optional[list] = None) -> list:
+    """The agent's ClusterRole (from the cluster's grant) and its binding, as two manifests."""
+    grant = _policy(policy)
+    meta = {"name": AGENT_ROLE, "labels": dict(MANAGED_BY_LABELS)}
+    return [
+        {
+            "apiVersion": f"{RBAC_API}/v1",
+            "kind": "ClusterRole",
+            "metadata": dict(meta),
+            "rules": agent_rules(grant),
+        },
+        {
+            "apiVersion": f"{RBAC_API}/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": dict(meta),
+            "roleRef": {"apiGroup": RBAC_API, "kind": "ClusterRole", "name": AGENT_ROLE},
+            "subjects": subjects if subjects is not None else agent_subjects(),
+        },
+    ]
+
+
+def _requester_is(subjects: list) -> str:
+    """A CEL condition true when the request comes from one of the RBAC ``subjects``."""
+    terms = []
+    for subject in subjects:
+        if subject["kind"] == "Group":
+            terms.append(f"{json.dumps(subject['name'])} in request.userInfo.groups")
+        elif subject["kind"] == "User":
+            terms.append(f"request.userInfo.username == {json.dumps(subject['name'])}")
+        else:
+            user = f"system:serviceaccount:{subject['namespace']}:{subject['name']}"
+            terms.append(f"request.userInfo.username == {json.dumps(user)}")
+    return " || ".join(terms)
+
+
+def namespace_allowed_cel(grant: MissionPolicy, namespace: str) -> str:
+    """CEL for ``grant.allows_namespace(<namespace>)`` (the same rule, in the API server)."""
+    named = sorted(n for n in grant.namespaces if n != ANY_NAMESPACE)
+    if ANY_NAMESPACE in grant.namespaces:
+        protected = [n for n in PROTECTED_NAMESPACES if n not in named]
+        return f"!({namespace} in {json.dumps(protected)})"
+    return f"{namespace} in {json.dumps(named)}"
+
+
+def agent_admission_policy(policy: Any = None, subjects: Optional[list] = None) -> list:
+    """What RBAC and Pod Security admission leave open to the agent, refused by the API server.
+
+    RBAC grants kinds cluster-wide, and Pod Security admission checks pods only: whoever may
+    label a Namespace may switch its enforcement off, and a hostPath PersistentVolume gives host
+    access to any pod that claims it. The agent's own check refuses all of that
+    (policy.problem); this ValidatingAdmissionPolicy and its binding make the API server refuse
+    the agent's identity the same: a write in a namespace the grant does not give (or of such a
+    Namespace), a Namespace label loosening Pod Security below the grant's level, and (below
+    ``privileged``) a hostPath or local PersistentVolume.
+    """
+    grant = _policy(policy)
+    rank = POD_SECURITY_LEVELS.index(grant.pod_security)
+    allowed_levels = json.dumps(list(POD_SECURITY_LEVELS[rank:]))
+    prefix = json.dumps(POD_SECURITY_LABEL_PREFIX)
+    meta = {"name": AGENT_POLICY, "labels": dict(MANAGED_BY_LABELS)}
+    writes = "request.operation == 'DELETE' || "  # a deletion has no new object to look at
+    validations = [
+        {
+            "expression": (
+                "!has(request.namespace) || request.namespace == '' || "
+                + namespace_allowed_cel(grant, "request.namespace")
+            ),
+            "messageExpression": (
+                "'not allowed here: namespace ' + request.namespace + ' is not granted'"
+            ),
+            "message": "not allowed here: the namespace is not granted",
+        },
+        {
+            "expression": (
+                "request.resource.resource != 'namespaces' || "
+                + namespace_allowed_cel(grant, "request.name")
+            ),
+            "messageExpression": (
+                "'not allowed here: namespace ' + request.name + ' is not granted'"
+            ),
+            "message": "not allowed here: the namespace is not granted",
+        },
+        {
+            "expression": (
+                writes + "request.resource.resource != 'namespaces' || "
+                "!has(object.metadata.labels) || "
+                f"object.metadata.labels.all(k, !k.startsWith({prefix}) || "
+                f"k.endsWith('-version') || object.metadata.labels[k] in {allowed_levels})"
+            ),
+            "message": (
+                f"not allowed here: a Pod Security label looser than {grant.pod_security} "
+                "(the cluster's podSecurity)"
+            ),
+        },
+    ]
+    if grant.pod_security != PRIVILEGED:
+        validations.append(
+            {
+                "expression": (
+                    writes + "request.resource.resource != 'persistentvolumes' || "
+                    "!(has(object.spec.hostPath) || has(object.spec.local))"
+                ),
+                "message": (
+                    "not allowed here: a hostPath or local PersistentVolume gives pods host "
+                    f"access (podSecurity: {grant.pod_security})"
+                ),
+            }
+        )
+    for validation in validations:
+        validation["reason"] = "Forbidden"
+    return [
+        {
+            "apiVersion": ADMISSION_API,
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": dict(meta),
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": ["*"],
+                            "apiVersions": ["*"],
+                            "operations": ["CREATE", "UPDATE", "DELETE"],
+                            "resources": ["*"],
+                        }
+                    ]
+                },
+                "matchConditions": [
+                    {
+                        "name": "the-agent",
+                        "expression": _requester_is(
+                            subjects if subjects is not None else agent_subjects()
+                        ),
+                    }
+                ],
+                "validations": validations,
+            },
+        },
+        {
+            "apiVersion": ADMISSION_API,
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": dict(meta),
+            "spec": {"policyName": AGENT_POLICY, "validationActions": ["Deny"]},
+        },
+    ]
+
+
+def agent_manifests(
+    policy: Any = None, group: str = AGENT_GROUP, extra_subjects: Optional[list] = None
+) -> list:
+    """Everything the agent's identity is given and refused on its own cluster, in apply order."""
+    subjects = agent_subjects(group, extra_subjects)
+    return agent_rbac(policy, subjects) + agent_admission_policy(policy, subjects)

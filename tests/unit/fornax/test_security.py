@@ -1,0 +1,162 @@
+"""The tree's API-server hardening and the agent's rights (module_utils/fornax/security.py),
+the filters the roles read them through, and the child-token bounds of child_link."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.centaurus.fornax.plugins.filter.security import FilterModule
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
+    child_link,
+    policy,
+    security,
+)
+
+ISSUER = "https://10.0.0.1:6443"
+
+
+def test_apiserver_flags():
+    flags = security.apiserver_security_args(ISSUER, "/etc/kubernetes/admission.yaml")
+    for flag in (
+        "--anonymous-auth=false",
+        "--authorization-mode=RBAC",
+        "--tls-min-version=VersionTLS12",
+        f"--service-account-issuer={ISSUER}",
+        f"--api-audiences={ISSUER}",
+        "--service-account-max-token-expiration=86400s",
+        "--service-account-extend-token-expiration=false",
+        "--admission-control-config-file=/etc/kubernetes/admission.yaml",
+        "--allow-privileged=false",
+    ):
+        assert flag in flags
+    wide = security.apiserver_security_args(ISSUER, "a.yaml", {"podSecurity": "privileged"})
+    assert "--allow-privileged=true" in wide
+    assert len({flag.split("=", maxsplit=1)[0] for flag in flags}) == len(flags)  # each flag once
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("http://10.0.0.1:6443", "a.yaml"), "issuer: 'http://10.0.0.1:6443' must be an https://"),
+        ((ISSUER, "a.yaml", None, 60), "max_token_seconds: 60 must be an integer from 3600"),
+    ],
+)
+def test_bad_flag_inputs_name_the_field(args, message):
+    with pytest.raises(security.SecurityError, match=message):
+        security.apiserver_security_args(*args)
+
+
+def test_agent_rbac_follows_the_grant():
+    role, binding = security.agent_rbac()
+    assert role["metadata"]["name"] == binding["roleRef"]["name"] == security.AGENT_ROLE
+    assert role["rules"] == policy.agent_rules(policy.parse_policy(None))
+    assert not any("*" in rule.get("resources", []) for rule in role["rules"])
+    assert binding["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": security.AGENT_GROUP}
+    ]
+    everything = security.agent_rbac({"resources": ["*"]})[0]
+    assert any(rule.get("resources") == ["*"] for rule in everything["rules"])
+
+
+def test_agent_subjects_are_checked():
+    extra = [{"kind": "ServiceAccount", "name": "agent", "namespace": "fornax-system"}]
+    subjects = security.agent_subjects("fornax:agents", extra)
+    assert subjects[1] == extra[0]
+    with pytest.raises(security.SecurityError, match=r"extra_subjects\[0\]: 'x' must be"):
+        security.agent_subjects("g", ["x"])
+    with pytest.raises(security.SecurityError, match=r"extra_subjects\[0\].namespace"):
+        security.agent_subjects("g", [{"kind": "ServiceAccount", "name": "a"}])
+
+
+def test_agent_admission_policy_states_the_grant():
+    vap, vapb = security.agent_admission_policy()
+    assert vapb["spec"]["policyName"] == vap["metadata"]["name"] == security.AGENT_POLICY
+    condition = vap["spec"]["matchConditions"][0]["expression"]
+    assert condition == '"fornax:agents" in request.userInfo.groups'
+    expressions = [v["expression"] for v in vap["spec"]["validations"]]
+    assert (
+        '!(request.namespace in ["kube-system", "kube-public", "kube-node-lease"])'
+        in (expressions[0])
+    )
+    assert '["baseline", "restricted"]' in expressions[2]
+    assert "hostPath" in expressions[3]
+    assert all(v["reason"] == "Forbidden" for v in vap["spec"]["validations"])
+    listed = security.agent_admission_policy(
+        {"namespaces": ["shop", "kube-system"], "podSecurity": "privileged"}
+    )[0]
+    expressions = [v["expression"] for v in listed["spec"]["validations"]]
+    assert 'request.namespace in ["kube-system", "shop"]' in expressions[0]
+    assert len(expressions) == 3  # privileged: no hostPath rule
+    named = security.namespace_allowed_cel(
+        policy.parse_policy({"namespaces": ["*", "kube-public"]}), "n"
+    )
+    assert named == '!(n in ["kube-system", "kube-node-lease"])'
+
+
+def test_filters_give_the_roles_the_same_values():
+    filters = FilterModule().filters()
+    assert filters["mission_policy"](None) == policy.parse_policy(None).to_dict()
+    assert filters["admission_configuration"](None) == policy.admission_configuration(
+        policy.parse_policy(None)
+    )
+    manifests = filters["agent_manifests"](None, "", [])
+    assert [m["kind"] for m in manifests] == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ]
+    assert filters["apiserver_security_args"](ISSUER, "a.yaml") == (
+        security.apiserver_security_args(ISSUER, "a.yaml")
+    )
+    with pytest.raises(AnsibleFilterError, match=r"fornax_mission_policy\.podSecurity: 'none'"):
+        filters["mission_policy"]({"podSecurity": "none"})
+    with pytest.raises(AnsibleFilterError, match=r"hub_agent_extra_subjects\[0\]"):
+        filters["agent_manifests"](None, "", ["x"])
+    with pytest.raises(AnsibleFilterError, match="fornax_api_endpoint as the issuer"):
+        filters["apiserver_security_args"]("http://x", "a.yaml")
+
+
+class FakeParent:
+    """Just enough of a KubeClient for the horizon bookkeeping of child_link."""
+
+    def __init__(self, data=None):
+        self.data = data
+
+    def get_or_none(self, _path):
+        return None if self.data is None else {"data": dict(self.data)}
+
+    def patch(self, _path, body):
+        self.data = {**(self.data or {}), **body["data"]}
+
+
+def test_the_link_horizon():
+    parent = FakeParent()
+    assert child_link.link_due(parent, "b", 300, now=1000) is None  # a new link
+    first = child_link.ensure_token_bounds(parent, "b", 300, ["https://a"], now=1000)
+    assert first["changed"] and first["after"] == {
+        "audiences": "https://a",
+        "horizon.child-b": "1970-01-01T00:21:40Z",
+    }
+    assert child_link.link_due(parent, "b", 300, now=1099) is False
+    assert child_link.link_due(parent, "b", 300, now=1101) is True  # a third has passed
+    again = child_link.ensure_token_bounds(parent, "b", 300, ["https://a"], now=1101)
+    assert not again["changed"]  # due is the caller's to act on: it re-makes the link
+    remade = child_link.ensure_token_bounds(parent, "b", 300, new_horizon=True, now=1101)
+    assert remade["after"] == {"horizon.child-b": "1970-01-01T00:23:21Z"}
+    with pytest.raises(child_link.LinkError, match="link_ttl: 0 must be a positive integer"):
+        child_link.link_due(parent, "b", 0)
+    with pytest.raises(child_link.LinkError, match="token_ttl: 86401 must be an integer"):
+        child_link.check_token_ttl(86401)
+
+
+def test_the_child_token_policy():
+    config, vap, vapb = child_link.token_policy_objects()
+    assert config["data"] == {"maxExpirationSeconds": str(security.MAX_TOKEN_SECONDS)}
+    assert vapb["spec"]["paramRef"]["name"] == config["metadata"]["name"]
+    assert vapb["spec"]["paramRef"]["parameterNotFoundAction"] == "Deny"
+    assert vap["spec"]["matchConditions"][0]["expression"] == (
+        "'system:serviceaccounts:fornax-system' in request.userInfo.groups"
+    )
+    assert len(vap["spec"]["validations"]) == 5
