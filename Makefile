@@ -11,11 +11,13 @@ BENCH ?=
 PYTEST_ARGS ?=
 
 .PHONY: collection help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
-	test lint unit integration molecule bench clean
+	validate test lint unit integration molecule bench clean
 
 help:
 	@echo "make demo          the demo tree: site.yml onto podman hosts, a Mission, the tree"
 	@echo "                   (make demo-status prints the tree again, make demo-down removes it)"
+	@echo "make validate      release validation (playbooks/validate.yml) of the loopback tree, started"
+	@echo "                   when none runs; prints where the report is (VALIDATE_ARGS=... for more)"
 	@echo "make test          lint + every test, the molecule scenario included (what CI runs)"
 	@echo "make molecule      the molecule scenario alone (site.yml on 4 podman hosts), with check mode"
 	@echo "make demo-loopback the a -> b -> c -> d tree as processes on loopback (no containers)"
@@ -50,6 +52,9 @@ demo-loopback-status:
 demo-loopback-down:
 	@bash scripts/bootstrap.sh venv link
 	@$(ENV) && python -m fornax_harness demo down
+
+validate: deps
+	@$(ENV) && scripts/validate-demo.sh
 
 test: deps lint
 	@bash scripts/bootstrap.sh podman

@@ -19,6 +19,14 @@ from fornax_netns import CLUSTERS
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf import program
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.bpftool import Bpftool
 from ansible_collections.centaurus.fornax.plugins.module_utils.bpf.layouts import layout
+from ansible_collections.centaurus.fornax.plugins.module_utils.validate import checks_network
+from ansible_collections.centaurus.fornax.plugins.module_utils.validate.base import (
+    CheckFailed,
+    Validation,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.validate.fleet import (
+    fleet_from_members,
+)
 from fornax_harness.prereq import require
 
 pytestmark = pytest.mark.root
@@ -279,6 +287,75 @@ def test_gateway_role_from_contract_inventory(topology, bpf_objects, tmp_path):
             ), name
     second = play()
     assert len(re.findall(r"gw-[ab]\s+:\s+ok=\d+\s+changed=0\s", second)) == 2, second[-1500:]
+    # The role's own check (what playbooks/validate.yml keeps as evidence of network/xdp):
+    # nothing would change; a route removed by hand makes the maps inconsistent, then repaired.
+    v = gateway_validation(tmp_path)
+    verify_gateways(inventory, tmp_path)
+    assert "attached to lan0, wan0" in checks_network.programs_attached(v, "gw-a", {})
+    assert "as the inventory says" in checks_network.maps_consistent(v, "gw-b", {})
+    route = layout("gw_routes").key.encode({"vni": 1001, "prefix": "10.2.0.0/24"})
+    Bpftool().map_delete(str(topology.pin_root / "a-gw" / "maps" / "gw_routes"), route)
+    verify_gateways(inventory, tmp_path)
+    with pytest.raises(CheckFailed, match="gateway gw-a: the maps differ from the inventory"):
+        checks_network.maps_consistent(v, "gw-a", {})
+    assert "as the inventory says" in checks_network.maps_consistent(v, "gw-b", {})
+    play()
+    verify_gateways(inventory, tmp_path)
+    assert "as the inventory says" in checks_network.maps_consistent(v, "gw-a", {})
+
+
+def gateway_validation(tmp_path) -> Validation:
+    """A validation of the two gateway hosts (cluster b below a), evidence under tmp_path."""
+    members = [
+        {"host": f"gw-{c.name}", "cluster": c.name, "parent": parent, "path": path,
+         "children": children, "api_endpoint": "https://127.0.0.1:6443", "roles": ["gateway"]}
+        for c, parent, path, children in ((CLUSTERS[0], None, "a", ["b"]),
+                                          (CLUSTERS[1], "a", "a/b", []))
+    ]  # fmt: skip
+    return Validation(fleet_from_members(members), "r-1", evidence_dir=str(tmp_path))
+
+
+def verify_gateways(inventory, tmp_path) -> None:
+    """Run the gateway role's verify.yml on every gateway; keep gateway_verify as evidence."""
+    evidence = tmp_path / "network" / "xdp" / "evidence"
+    evidence.mkdir(parents=True, exist_ok=True)
+    book = tmp_path / "verify.yml"
+    book.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "Check the gateways",
+                    "hosts": "all",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "The gateway role's check",
+                            "ansible.builtin.include_role": {
+                                "name": "centaurus.fornax.gateway",
+                                "tasks_from": "verify.yml",
+                            },
+                        },
+                        {
+                            "name": "Keep it",
+                            "ansible.builtin.copy": {
+                                "content": "{{ gateway_verify | to_json }}",
+                                "dest": f"{evidence}/{{{{ inventory_hostname }}}}.json",
+                                "mode": "0644",
+                            },
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(book)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
 def test_program_upgrade_keeps_map_contents(bpf_objects, tmp_path):

@@ -147,6 +147,11 @@ class ManagedProcess:
                 time.sleep(0.05)
         self._reap()
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (``stop`` then waits, bounded)."""
+        if self.pid is not None and self.alive:
+            self._signal(signal.SIGTERM)
+
     def kill(self) -> None:
         """SIGKILL at once (a crash, for fault tests)."""
         if self.pid is not None and self.alive:

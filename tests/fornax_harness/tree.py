@@ -25,7 +25,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_fi
 
 from .binaries import repo_root
 from .cluster import ClusterSpec, TestCluster, start_clusters
-from .linkproxy import LinkProxy
+from .linkproxy import LinkProxy, RelayProcess
 from .process import HarnessError, ManagedProcess
 
 # Agent timings for tests: far tighter than the original's 10 s heartbeat and 60 s timeout.
@@ -42,7 +42,7 @@ class Member:
     cluster: TestCluster
     parent: str | None
     labels: dict[str, str]
-    proxy: LinkProxy | None = None
+    proxy: LinkProxy | RelayProcess | None = None
     agent: ManagedProcess | None = None
     config_path: Path | None = None
 
@@ -68,9 +68,11 @@ class FornaxTree:
         overrides: dict[str, dict[str, Any]] | None = None,
         *,
         tied: bool = True,
-        relays: bool = True,
+        relays: bool | str = True,
         linker: Callable[[TestCluster, str, dict[str, str]], dict[str, Any]] = link_child,
     ) -> None:
+        """``relays``: a cuttable relay on every uplink, in this process (True) or in a process
+        of its own per uplink ("process": for trees that outlive their starter, the demo)."""
         self.root = root
         self.members = members
         self.settings = {**FAST, **(agent_settings or {})}
@@ -80,8 +82,16 @@ class FornaxTree:
             if member.parent is not None:
                 parent = members[member.parent].cluster
                 kubeconfig = linker(parent, name, member.labels)
-                if relays:
+                if relays == "process":
+                    member.proxy = RelayProcess(
+                        parent.api_port,
+                        f"{name}->{member.parent}",
+                        member.cluster.dir / "logs" / "relay.log",
+                        tied=tied,
+                    )
+                elif relays:
                     member.proxy = LinkProxy(parent.api_port, f"{name}->{member.parent}")
+                if member.proxy is not None:
                     server = f"https://127.0.0.1:{member.proxy.port}"
                     kubeconfig["clusters"][0]["cluster"]["server"] = server
                 # The parent's serving certificate names 127.0.0.1, which the proxy keeps.
@@ -170,7 +180,7 @@ def start_tree(
     agent_settings: dict[str, Any] | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
     tied: bool = True,
-    relays: bool = True,
+    relays: bool | str = True,
     policies: dict[str, dict[str, Any]] | None = None,
 ) -> FornaxTree:
     """Start the clusters of ``parents`` (name -> parent name), link them, start every agent.
