@@ -19,10 +19,11 @@ from .addresses import (
     normalized_cidr,
     parse_cidr,
 )
+from ..fornax.names import KUBE_DISTROS
 from .errors import ProblemLog
 from .model import (
+    DEFAULT_API_PORT,
     HOST_ROLES,
-    KUBE_DISTROS,
     CidrPool,
     Cluster,
     Defaults,
@@ -33,7 +34,7 @@ from .model import (
     Vpc,
     VpcPresence,
 )
-from .names import (
+from .name_rules import (
     dns1123_label_problem,
     host_name_problem,
     interface_problem,
@@ -105,7 +106,7 @@ class Document:
     def __init__(self) -> None:
         self.clusters: list[Cluster] = []
         self.vpcs: list[Vpc] = []
-        self.defaults = Defaults(kube_distro="k8s", api_port=6443)
+        self.defaults = Defaults(kube_distro="k8s", api_port=DEFAULT_API_PORT)
         self.pools = Pools()
 
 

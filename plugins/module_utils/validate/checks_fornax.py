@@ -21,7 +21,7 @@ from ..fornax.cluster_view import heartbeat_age
 from ..fornax.rollup import DEFAULT_MAX_PATHS
 from ..k8s.client import KubeError
 from ..k8s.yaml_support import safe_dump
-from .base import VALIDATION_LABEL, CheckFailed, Validation
+from .base import CheckFailed, Validation
 
 HEALTHY = "healthy"
 SHOWN = 8  # differences listed in one failure message
@@ -271,7 +271,7 @@ def states_probe(v: Validation, at: str, name: str, expected: dict, p: dict) -> 
             status.get("states") or {}, (status.get("subtreeSummaries") or {}).values()
         )
         want = states.summarize(expected)
-        ok = all(summary.get(k) == want.get(k) for k in ("clusters", "matched", "ready"))
+        ok = all(summary.get(k) == want.get(k) for k in (states.CLUSTERS, states.MATCHED, states.READY))
         return ok, f"summary {summary}, want {want}", ()
     lines, paths = _diff(expected, actual)
     if lines:
@@ -467,7 +467,8 @@ def rollup(v: Validation, _target: str, p: dict) -> str:
             status = _mission_at(v, layer, name, p).get("status") or {}
             summary = status.get("summary") or {}
             want = states.summarize(expected)
-            if any(summary.get(k) != want[k] for k in ("clusters", "matched", "ready", "failed")):
+            counted = (states.CLUSTERS, states.MATCHED, states.READY, states.FAILED)
+            if any(summary.get(k) != want[k] for k in counted):
                 raise CheckFailed(
                     f"Mission {name} at {layer}: summary {summary} does not count its states "
                     f"{want}",
@@ -758,7 +759,7 @@ def stop_apiserver(v: Validation, _target: str, p: dict) -> str:
 def leftovers(v: Validation, p: dict, run: Optional[str] = None) -> list:
     """Delete validation Missions at the root (of run ``run``, else of any run); their names."""
     root = v.fleet.root
-    selector = f"{VALIDATION_LABEL}={run}" if run else VALIDATION_LABEL
+    selector = f"{names.VALIDATION_LABEL}={run}" if run else names.VALIDATION_LABEL
     found = v.get(root, names.MISSIONS, p, labelSelector=selector).get("items") or []
     gone = []
     for item in found:

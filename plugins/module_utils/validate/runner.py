@@ -16,7 +16,6 @@ written. Robot Framework is imported here only, so the rest of the package needs
 from __future__ import annotations
 
 import contextlib
-import datetime
 import io
 import json
 import os
@@ -24,6 +23,7 @@ import signal
 import time
 from typing import Any, Optional
 
+from ..k8s.timestamps import rfc3339
 from . import catalog, checks_fornax
 from .base import CheckFailed, Validation
 from .blueprint import load_blueprint, plan
@@ -237,10 +237,6 @@ def prepare(config: dict) -> tuple:
     return fleet, blueprint, suites, validation, controller
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
-
-
 def run_validation(config: dict, versions: Optional[dict] = None) -> dict:
     """Run every planned suite; always clean up; write the reports; return the run record."""
     if not HAS_ROBOT:
@@ -251,7 +247,7 @@ def run_validation(config: dict, versions: Optional[dict] = None) -> dict:
     config_path = os.path.join(results_dir, CONFIG_FILE)
     with open(config_path, "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=2)
-    started, clock = _now(), time.monotonic()
+    started, clock = rfc3339(), time.monotonic()
     records: list = []
     stopped: Optional[str] = None
     outcome = "completed"
@@ -286,7 +282,7 @@ def run_validation(config: dict, versions: Optional[dict] = None) -> dict:
                 "source": config["blueprint_source"],
             },
             "started": started,
-            "finished": _now(),
+            "finished": rfc3339(),
             "duration_seconds": round(time.monotonic() - clock, 1),
             "outcome": outcome,
             "options": {
