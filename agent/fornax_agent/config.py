@@ -23,7 +23,6 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support 
 from .commands import CommandUser, resolve_user
 
 
-
 class ConfigError(ValueError):
     """The configuration is unusable; the message names the field and the value."""
 

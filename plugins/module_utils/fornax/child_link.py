@@ -33,6 +33,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from ..hierarchy.name_rules import dns1123_label_problem
 from ..k8s.apply import apply_object
 from ..k8s.client import KubeApiError, KubeClient, resource_path
 from ..k8s.config import (
@@ -41,12 +42,11 @@ from ..k8s.config import (
     kubeconfig_dict,
     settings_from_kubeconfig,
 )
-from ..k8s.timestamps import parse_rfc3339, rfc3339
 from ..k8s.kubeconfig_file import (
     context_cluster,
     context_user,
 )
-from ..hierarchy.name_rules import dns1123_label_problem
+from ..k8s.timestamps import parse_rfc3339, rfc3339
 from . import security
 from .names import API_VERSION as GROUP_VERSION
 from .names import CHILD_LABEL, GROUP, MANAGED_BY, MANAGED_BY_LABEL
@@ -114,12 +114,8 @@ def namespace_object() -> dict:
     }
 
 
-def token_policy_objects() -> list:
-    """The parameters, the ValidatingAdmissionPolicy and the binding bounding child tokens.
-
-    They apply to token requests made by a child's service account (the agent renewing its
-    token), not to the parent's operator issuing one with ``issue_token``.
-    """
+def _token_validations() -> list:
+    """The CEL rules of the token policy: what a child's own token request must satisfy."""
     own_account = f"'system:serviceaccount:{NAMESPACE}:' + request.name"
     horizon = "params.data[variables.horizonKey]"
     validations = [
@@ -166,6 +162,52 @@ def token_policy_objects() -> list:
     ]
     for validation in validations:
         validation["reason"] = "Forbidden"
+    return validations
+
+
+def _token_policy(labels: dict) -> dict:
+    """The ValidatingAdmissionPolicy on children's token requests (TokenRequest CREATEs by a
+    service account of NAMESPACE)."""
+    return {
+        "apiVersion": ADMISSION_VERSION,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": TOKEN_POLICY, "labels": labels},
+        "spec": {
+            "failurePolicy": "Fail",
+            "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+            "matchConstraints": {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["serviceaccounts/token"],
+                    }
+                ],
+            },
+            "matchConditions": [
+                {
+                    "name": "a-child",
+                    "expression": (
+                        f"'system:serviceaccounts:{NAMESPACE}' in request.userInfo.groups"
+                    ),
+                }
+            ],
+            "variables": [
+                {"name": "horizonKey", "expression": f"'{HORIZON_KEY_PREFIX}' + request.name"}
+            ],
+            "validations": _token_validations(),
+        },
+    }
+
+
+def token_policy_objects() -> list:
+    """The parameters, the ValidatingAdmissionPolicy and the binding bounding child tokens.
+
+    They apply to token requests made by a child's service account (the agent renewing its
+    token), not to the parent's operator issuing one with ``issue_token``.
+    """
     labels = {MANAGED_BY_LABEL: MANAGED_BY}
     return [
         {
@@ -174,40 +216,7 @@ def token_policy_objects() -> list:
             "metadata": {"name": TOKEN_POLICY, "namespace": NAMESPACE, "labels": labels},
             "data": {MAX_SECONDS_KEY: str(MAX_TOKEN_TTL)},
         },
-        {
-            "apiVersion": ADMISSION_VERSION,
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": TOKEN_POLICY, "labels": labels},
-            "spec": {
-                "failurePolicy": "Fail",
-                "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
-                "matchConstraints": {
-                    "namespaceSelector": {
-                        "matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}
-                    },
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE"],
-                            "resources": ["serviceaccounts/token"],
-                        }
-                    ],
-                },
-                "matchConditions": [
-                    {
-                        "name": "a-child",
-                        "expression": (
-                            f"'system:serviceaccounts:{NAMESPACE}' in request.userInfo.groups"
-                        ),
-                    }
-                ],
-                "variables": [
-                    {"name": "horizonKey", "expression": f"'{HORIZON_KEY_PREFIX}' + request.name"}
-                ],
-                "validations": validations,
-            },
-        },
+        _token_policy(labels),
         {
             "apiVersion": ADMISSION_VERSION,
             "kind": "ValidatingAdmissionPolicyBinding",

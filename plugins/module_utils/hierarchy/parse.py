@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..fornax.limits import MAX_CLUSTERS, MAX_TIERS
+from ..fornax.names import KUBE_DISTROS
 from ..fornax.policy import PolicyError, parse_policy
 from .addresses import (
     address_problem,
@@ -19,7 +20,6 @@ from .addresses import (
     normalized_cidr,
     parse_cidr,
 )
-from ..fornax.names import KUBE_DISTROS
 from .errors import ProblemLog
 from .model import (
     DEFAULT_API_PORT,

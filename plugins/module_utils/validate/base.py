@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
+from ..fornax.names import VALIDATION_LABEL
 from ..k8s.client import KubeApiError, KubeClient, KubeError, KubeUnreachable
 from ..k8s.config import ConnectionSettings, KubeConfigError, settings_from_kubeconfig
-from ..fornax.names import VALIDATION_LABEL
 from ..k8s.waiter import poll
 from .fleet import Fleet
 

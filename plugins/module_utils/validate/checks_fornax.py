@@ -271,7 +271,8 @@ def states_probe(v: Validation, at: str, name: str, expected: dict, p: dict) -> 
             status.get("states") or {}, (status.get("subtreeSummaries") or {}).values()
         )
         want = states.summarize(expected)
-        ok = all(summary.get(k) == want.get(k) for k in (states.CLUSTERS, states.MATCHED, states.READY))
+        counted = (states.CLUSTERS, states.MATCHED, states.READY)
+        ok = all(summary.get(k) == want.get(k) for k in counted)
         return ok, f"summary {summary}, want {want}", ()
     lines, paths = _diff(expected, actual)
     if lines:
@@ -630,13 +631,76 @@ def stop_agent(v: Validation, _target: str, p: dict) -> str:
     )
 
 
+def _while_cut_off(v: Validation, target: str, keep: str, p: dict) -> None:
+    """With ``target``'s uplink cut: its subtree keeps ``keep`` and still sees its children."""
+    v.wait(
+        f"{target} disconnected",
+        lambda: _health_probe(v, target, "disconnected", p),
+        float(p["disconnect_timeout"]),
+    )
+    inside = v.fleet.subtree(target)
+    ok, detail, affects = presence(v, deployment_path(p, keep), {n: True for n in inside}, p)
+    if not ok:
+        raise CheckFailed(f"cut off, {target}'s subtree lost its content: {detail}", affects)
+    if v.fleet.is_leaf(target):
+        return
+    for child in v.fleet.children(target):
+        v.wait(
+            f"{target} still sees {child}",
+            lambda c=child: _health_probe(v, c, HEALTHY, p),
+            float(p["wait_timeout"]),
+        )
+    wait_states(v, keep, expected_states(v, None, "1/1", top=target), p, at=target)
+
+
+def _change_while_cut_off(v: Validation, target: str, missions: tuple, p: dict) -> None:
+    """At the root: update ``keep``, create ``late``, delete ``drop``; none reaches ``target``."""
+    keep, drop, late = missions
+    changed = {"spec": {"missionresource": safe_dump(deployment(v, keep, p, 2))}}
+    v.call(
+        v.fleet.root,
+        "change, create and delete Missions",
+        lambda c: (
+            c.patch(names.mission_path(keep), changed),
+            c.create(names.MISSIONS, mission_object(v, late, deployment(v, late, p))),
+            c.delete(names.mission_path(drop)),
+        ),
+        p,
+    )
+    time.sleep(min(3.0, float(p["wait_timeout"])))
+    inside = v.fleet.subtree(target)
+    leaked = [n for n in inside if _exists(v, n, names.mission_path(late), p)]
+    if leaked:
+        raise CheckFailed(
+            f"a Mission created at the root reached {leaked} through a cut link", leaked
+        )
+
+
+def _converged_after_cut(v: Validation, missions: tuple, p: dict) -> None:
+    """Once the link is back, every change made meanwhile arrives everywhere."""
+    keep, drop, late = missions
+    below = v.fleet.below(v.fleet.root)
+    v.wait(
+        f"{late} everywhere after the link returned",
+        lambda: presence(v, deployment_path(p, late), {n: True for n in below}, p),
+        float(p["wait_timeout"]),
+    )
+    wait_states(v, late, expected_states(v, None, "1/1"), p)
+    v.wait(
+        f"{keep} updated everywhere",
+        lambda: _replicas_probe(v, deployment_path(p, keep), 2, p),
+        float(p["wait_timeout"]),
+    )
+    wait_presence(
+        v, deployment_path(p, drop), {n: False for n in below}, p, f"{drop} gone everywhere"
+    )
+
+
 def cut_uplink(v: Validation, _target: str, p: dict) -> str:
     _require_children(v)
     target = pick_middle(v)
-    inside = v.fleet.subtree(target)
-    below = v.fleet.below(v.fleet.root)
-    keep, drop, late = (v.object_name(s) for s in ("cut-keep", "cut-drop", "cut-late"))
-    disconnect = float(p["disconnect_timeout"])
+    missions = tuple(v.object_name(s) for s in ("cut-keep", "cut-drop", "cut-late"))
+    keep, drop, late = missions
     with (
         mission(v, keep, deployment(v, keep, p, 1), p),
         mission(v, drop, deployment(v, drop, p), p),
@@ -644,59 +708,10 @@ def cut_uplink(v: Validation, _target: str, p: dict) -> str:
         wait_states(v, keep, expected_states(v, None, "1/1"), p)
         wait_states(v, drop, expected_states(v, None, "1/1"), p)
         with v.controller.disrupted(target, "uplink", float(p["control_timeout"])):
-            v.wait(
-                f"{target} disconnected",
-                lambda: _health_probe(v, target, "disconnected", p),
-                disconnect,
-            )
-            ok, detail, affects = presence(
-                v, deployment_path(p, keep), {n: True for n in inside}, p
-            )
-            if not ok:
-                raise CheckFailed(
-                    f"cut off, {target}'s subtree lost its content: {detail}", affects
-                )
-            if not v.fleet.is_leaf(target):
-                for child in v.fleet.children(target):
-                    v.wait(
-                        f"{target} still sees {child}",
-                        lambda c=child: _health_probe(v, c, HEALTHY, p),
-                        float(p["wait_timeout"]),
-                    )
-                wait_states(v, keep, expected_states(v, None, "1/1", top=target), p, at=target)
-            changed = {"spec": {"missionresource": safe_dump(deployment(v, keep, p, 2))}}
-            root = v.fleet.root
-            v.call(
-                root,
-                "change, create and delete Missions",
-                lambda c: (
-                    c.patch(names.mission_path(keep), changed),
-                    c.create(names.MISSIONS, mission_object(v, late, deployment(v, late, p))),
-                    c.delete(names.mission_path(drop)),
-                ),
-                p,
-            )
-            time.sleep(min(3.0, float(p["wait_timeout"])))
-            leaked = [n for n in inside if _exists(v, n, names.mission_path(late), p)]
-            if leaked:
-                raise CheckFailed(
-                    f"a Mission created at the root reached {leaked} through a cut link", leaked
-                )
+            _while_cut_off(v, target, keep, p)
+            _change_while_cut_off(v, target, missions, p)
         try:
-            v.wait(
-                f"{late} everywhere after the link returned",
-                lambda: presence(v, deployment_path(p, late), {n: True for n in below}, p),
-                float(p["wait_timeout"]),
-            )
-            wait_states(v, late, expected_states(v, None, "1/1"), p)
-            v.wait(
-                f"{keep} updated everywhere",
-                lambda: _replicas_probe(v, deployment_path(p, keep), 2, p),
-                float(p["wait_timeout"]),
-            )
-            wait_presence(
-                v, deployment_path(p, drop), {n: False for n in below}, p, f"{drop} gone everywhere"
-            )
+            _converged_after_cut(v, missions, p)
         finally:
             delete_mission(v, late, p)
     return (
