@@ -4,7 +4,8 @@
   docstring included), so each can be read in one sitting.
 - The API group of the Fornax resources is spelled in one place (fornax/names.py); everything
   else imports it. Documentation strings (docstrings, a module's DOCUMENTATION, EXAMPLES and
-  RETURN) may name it.
+  RETURN) may name it. The CRDs (YAML, read by the API server) state the same group and the
+  same enums as names.py.
 
 ALLOWED lists files owned by work in progress elsewhere, to be emptied when it lands; nothing
 else may be added to it.
@@ -14,6 +15,10 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import yaml
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_FUNCTION_LINES = 60
@@ -119,3 +124,16 @@ def test_the_api_group_is_spelled_in_one_place():
 def test_the_allow_list_names_only_files_that_exist():
     missing = [path for path in ALLOWED if not (ROOT / path).is_file()]
     assert not missing, missing
+
+
+def test_the_crds_state_what_names_py_defines():
+    crds = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "crds").glob("*.yaml")}
+    assert {crd["spec"]["group"] for crd in crds.values()} == {names.GROUP}
+    for crd in crds.values():
+        assert [v["name"] for v in crd["spec"]["versions"]] == [names.VERSION]
+    schema = crds["edgecluster"]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    distro = schema["spec"]["properties"]["kubeDistro"]
+    assert tuple(distro["enum"]) == names.KUBE_DISTROS
+    assert distro["default"] == names.KUBE_DISTROS[0]
+    health = schema["status"]["properties"]["healthStatus"]
+    assert tuple(health["enum"]) == names.HEALTH_STATES

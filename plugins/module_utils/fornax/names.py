@@ -15,6 +15,9 @@ VERSION = "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
 # The values of an EdgeCluster's spec.kubeDistro (crds/edgecluster.yaml lists them as its enum).
 KUBE_DISTROS = ("k8s", "k3s", "arktos")
+# The values of an EdgeCluster's status.healthStatus (its enum in crds/edgecluster.yaml).
+HEALTHY, UNHEALTHY, DISCONNECTED = "healthy", "unhealthy", "disconnected"
+HEALTH_STATES = (HEALTHY, UNHEALTHY, DISCONNECTED)
 
 MISSIONS = f"/apis/{API_VERSION}/missions"
 EDGECLUSTERS = f"/apis/{API_VERSION}/edgeclusters"

@@ -23,7 +23,6 @@ from ..k8s.client import KubeError
 from ..k8s.yaml_support import safe_dump
 from .base import CheckFailed, Validation
 
-HEALTHY = "healthy"
 SHOWN = 8  # differences listed in one failure message
 
 
@@ -41,7 +40,7 @@ def registered(v: Validation, cluster: str, p: dict) -> str:
         raise CheckFailed(f"{cluster} is not registered at its parent {parent}", [cluster])
     status = ec.get("status") or {}
     health = status.get("healthStatus") or "no health reported"
-    if health != HEALTHY:
+    if health != names.HEALTHY:
         why = f": {status['message']}" if status.get("message") else ""
         raise CheckFailed(f"{cluster} is {health} at its parent {parent}{why}", [cluster])
     age = heartbeat_age(status.get("lastHeartbeat"))
@@ -55,7 +54,7 @@ def registered(v: Validation, cluster: str, p: dict) -> str:
 
 
 def _expected_subtree(v: Validation, cluster: str) -> dict:
-    return {v.fleet.rel_path(name, cluster): HEALTHY for name in v.fleet.below(cluster)}
+    return {v.fleet.rel_path(name, cluster): names.HEALTHY for name in v.fleet.below(cluster)}
 
 
 def _diff(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> tuple:
@@ -501,7 +500,7 @@ def edgecluster_info(v: Validation, _target: str, p: dict) -> str:
                 )
             if sorted(status.get("nodes") or []) != nodes:
                 problems.append(f"nodes {status.get('nodes')} (the cluster has {nodes})")
-            if not status.get("lastHeartbeat") or status.get("healthStatus") != HEALTHY:
+            if not status.get("lastHeartbeat") or status.get("healthStatus") != names.HEALTHY:
                 problems.append(f"health {status.get('healthStatus')}")
             if problems:
                 wrong.append((cluster, f"{cluster} at {parent}: {', '.join(problems)}"))
@@ -587,7 +586,7 @@ def _health_probe(v: Validation, cluster: str, want: str, p: dict, cleared: bool
         return False, f"{cluster} is {health} at {parent}", [cluster]
     if cleared and subs:
         return False, f"{cluster}'s sub-clusters not cleared at {parent}: {subs}", [cluster]
-    if want == HEALTHY:
+    if want == names.HEALTHY:
         lines, paths = _diff(_expected_subtree(v, cluster), subs)
         if lines:
             return (
@@ -609,7 +608,7 @@ def stop_agent(v: Validation, _target: str, p: dict) -> str:
         with v.controller.disrupted(target, "agent", float(p["control_timeout"])):
             v.wait(
                 f"{target} disconnected, sub-clusters cleared",
-                lambda: _health_probe(v, target, "disconnected", p, cleared=True),
+                lambda: _health_probe(v, target, names.DISCONNECTED, p, cleared=True),
                 disconnect,
             )
             unreachable = {
@@ -621,7 +620,7 @@ def stop_agent(v: Validation, _target: str, p: dict) -> str:
             wait_states(v, name, unreachable, p)
         v.wait(
             f"{target} healthy again with its subtree",
-            lambda: _health_probe(v, target, HEALTHY, p),
+            lambda: _health_probe(v, target, names.HEALTHY, p),
             disconnect,
         )
         wait_states(v, name, expected_states(v, None, "1/1"), p)
@@ -635,7 +634,7 @@ def _while_cut_off(v: Validation, target: str, keep: str, p: dict) -> None:
     """With ``target``'s uplink cut: its subtree keeps ``keep`` and still sees its children."""
     v.wait(
         f"{target} disconnected",
-        lambda: _health_probe(v, target, "disconnected", p),
+        lambda: _health_probe(v, target, names.DISCONNECTED, p),
         float(p["disconnect_timeout"]),
     )
     inside = v.fleet.subtree(target)
@@ -647,7 +646,7 @@ def _while_cut_off(v: Validation, target: str, keep: str, p: dict) -> None:
     for child in v.fleet.children(target):
         v.wait(
             f"{target} still sees {child}",
-            lambda c=child: _health_probe(v, c, HEALTHY, p),
+            lambda c=child: _health_probe(v, c, names.HEALTHY, p),
             float(p["wait_timeout"]),
         )
     wait_states(v, keep, expected_states(v, None, "1/1", top=target), p, at=target)
@@ -743,12 +742,12 @@ def stop_apiserver(v: Validation, _target: str, p: dict) -> str:
     with v.controller.disrupted(target, "apiserver", float(p["control_timeout"])):
         v.wait(
             f"{target} unhealthy at {parent}",
-            lambda: _health_probe(v, target, "unhealthy", p),
+            lambda: _health_probe(v, target, names.UNHEALTHY, p),
             disconnect,
         )
         v.wait(
             f"{target} unhealthy as the root sees it",
-            lambda: seen_from_root("unhealthy"),
+            lambda: seen_from_root(names.UNHEALTHY),
             disconnect,
         )
 
@@ -758,13 +757,15 @@ def stop_apiserver(v: Validation, _target: str, p: dict) -> str:
         except KubeError as exc:
             return False, f"{target}'s API server: {exc}", [target]
         return (
-            ready and _health_probe(v, target, HEALTHY, p)[0],
+            ready and _health_probe(v, target, names.HEALTHY, p)[0],
             f"{target} ready and healthy",
             [target],
         )
 
     v.wait(f"{target} healthy again", back, disconnect)
-    v.wait(f"{target} healthy as the root sees it", lambda: seen_from_root(HEALTHY), disconnect)
+    v.wait(
+        f"{target} healthy as the root sees it", lambda: seen_from_root(names.HEALTHY), disconnect
+    )
     return (
         f"{target}'s API server stopped: unhealthy at {parent} and at the root; started again: "
         "healthy"
