@@ -53,13 +53,13 @@ from .names import CHILD_LABEL, GROUP, MANAGED_BY, MANAGED_BY_LABEL
 from .names import KUBE_DISTROS as DISTROS
 
 NAMESPACE = "fornax-system"
-RBAC_VERSION = "rbac.authorization.k8s.io/v1"
+RBAC_VERSION = f"{security.RBAC_API}/v1"
 FIELD_MANAGER = "centaurus.fornax.cluster_link"
 DEFAULT_TOKEN_TTL = 24 * 3600
 MIN_TOKEN_TTL = 600  # the TokenRequest API refuses shorter lifetimes
 MAX_TOKEN_TTL = security.MAX_TOKEN_SECONDS  # what the API servers of the tree issue at most
 DEFAULT_LINK_TTL = 30 * 24 * 3600
-ADMISSION_VERSION = "admissionregistration.k8s.io/v1"
+ADMISSION_VERSION = security.ADMISSION_API
 # The admission policy bounding the children's own token requests, its binding, and the
 # ConfigMap of its parameters (all in NAMESPACE, shared by the children of this parent).
 TOKEN_POLICY = "fornax-child-tokens"

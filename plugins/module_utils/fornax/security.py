@@ -27,6 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from .names import MANAGED_BY, MANAGED_BY_LABEL
 from .policy import (
     ANY_NAMESPACE,
     POD_SECURITY_LABEL_PREFIX,
@@ -51,7 +52,7 @@ AGENT_POLICY = "fornax-agent-content"
 
 RBAC_API = "rbac.authorization.k8s.io"
 ADMISSION_API = "admissionregistration.k8s.io/v1"
-MANAGED_BY_LABELS = {"app.kubernetes.io/managed-by": "centaurus.fornax"}
+MANAGED_BY_LABELS = {MANAGED_BY_LABEL: MANAGED_BY}
 _SUBJECT_KINDS = ("Group", "User", "ServiceAccount")
 
 
