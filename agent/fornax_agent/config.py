@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.names import KUBE_DISTROS
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import (
     MissionPolicy,
     PolicyError,
     parse_policy,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.name_rules import (
+    dns1123_label_problem,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import (
     YamlLimitError,
@@ -18,9 +21,6 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support 
 )
 
 from .commands import CommandUser, resolve_user
-
-NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DISTROS = ("k8s", "k3s", "arktos")
 
 
 class ConfigError(ValueError):
@@ -60,10 +60,10 @@ class AgentConfig:
     user: CommandUser | None = field(init=False, repr=False, default=None)
 
     def validate(self) -> AgentConfig:
-        if not isinstance(self.cluster, str) or not NAME.match(self.cluster):
+        if not isinstance(self.cluster, str) or dns1123_label_problem(self.cluster):
             raise ConfigError(f"cluster: {self.cluster!r} is not a DNS-1123 label")
-        if self.kube_distro not in DISTROS:
-            raise ConfigError(f"kube_distro: {self.kube_distro!r} is not one of {DISTROS}")
+        if self.kube_distro not in KUBE_DISTROS:
+            raise ConfigError(f"kube_distro: {self.kube_distro!r} is not one of {KUBE_DISTROS}")
         for name in (
             "heartbeat_seconds",
             "child_timeout_seconds",

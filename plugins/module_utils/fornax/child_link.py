@@ -29,12 +29,11 @@ token dies, the agent gets its new one from the operator's run, not from a token
 from __future__ import annotations
 
 import base64
-import calendar
-import re
 import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from ..hierarchy.name_rules import dns1123_label_problem
 from ..k8s.apply import apply_object
 from ..k8s.client import KubeApiError, KubeClient, resource_path
 from ..k8s.config import (
@@ -47,21 +46,20 @@ from ..k8s.kubeconfig_file import (
     context_cluster,
     context_user,
 )
+from ..k8s.timestamps import parse_rfc3339, rfc3339
 from . import security
+from .names import API_VERSION as GROUP_VERSION
+from .names import CHILD_LABEL, GROUP, MANAGED_BY, MANAGED_BY_LABEL
+from .names import KUBE_DISTROS as DISTROS
 
 NAMESPACE = "fornax-system"
-GROUP = "edgeclusters.kubeedge.io"
-GROUP_VERSION = f"{GROUP}/v1"
-RBAC_VERSION = "rbac.authorization.k8s.io/v1"
+RBAC_VERSION = f"{security.RBAC_API}/v1"
 FIELD_MANAGER = "centaurus.fornax.cluster_link"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "centaurus.fornax"
-CHILD_LABEL = "edgeclusters.kubeedge.io/child"
 DEFAULT_TOKEN_TTL = 24 * 3600
 MIN_TOKEN_TTL = 600  # the TokenRequest API refuses shorter lifetimes
 MAX_TOKEN_TTL = security.MAX_TOKEN_SECONDS  # what the API servers of the tree issue at most
 DEFAULT_LINK_TTL = 30 * 24 * 3600
-ADMISSION_VERSION = "admissionregistration.k8s.io/v1"
+ADMISSION_VERSION = security.ADMISSION_API
 # The admission policy bounding the children's own token requests, its binding, and the
 # ConfigMap of its parameters (all in NAMESPACE, shared by the children of this parent).
 TOKEN_POLICY = "fornax-child-tokens"
@@ -71,8 +69,6 @@ POLICY_WAIT_SECONDS = 15.0
 AUDIENCES_KEY = "audiences"
 MAX_SECONDS_KEY = "maxExpirationSeconds"
 DEFAULT_CONTEXT = "fornax-parent"
-DISTROS = ("k8s", "k3s", "arktos")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class LinkError(ValueError):
@@ -80,7 +76,7 @@ class LinkError(ValueError):
 
 
 def check_name(name: str) -> None:
-    if not isinstance(name, str) or len(name) > 63 or not _DNS_LABEL.match(name):
+    if not isinstance(name, str) or dns1123_label_problem(name):
         raise LinkError(
             f"name: {name!r} must be a DNS-1123 label (lower-case letters, digits and '-', at "
             "most 63 characters): it becomes a segment of Mission state paths"
@@ -118,12 +114,8 @@ def namespace_object() -> dict:
     }
 
 
-def token_policy_objects() -> list:
-    """The parameters, the ValidatingAdmissionPolicy and the binding bounding child tokens.
-
-    They apply to token requests made by a child's service account (the agent renewing its
-    token), not to the parent's operator issuing one with ``issue_token``.
-    """
+def _token_validations() -> list:
+    """The CEL rules of the token policy: what a child's own token request must satisfy."""
     own_account = f"'system:serviceaccount:{NAMESPACE}:' + request.name"
     horizon = "params.data[variables.horizonKey]"
     validations = [
@@ -170,6 +162,52 @@ def token_policy_objects() -> list:
     ]
     for validation in validations:
         validation["reason"] = "Forbidden"
+    return validations
+
+
+def _token_policy(labels: dict) -> dict:
+    """The ValidatingAdmissionPolicy on children's token requests (TokenRequest CREATEs by a
+    service account of NAMESPACE)."""
+    return {
+        "apiVersion": ADMISSION_VERSION,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": TOKEN_POLICY, "labels": labels},
+        "spec": {
+            "failurePolicy": "Fail",
+            "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+            "matchConstraints": {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["serviceaccounts/token"],
+                    }
+                ],
+            },
+            "matchConditions": [
+                {
+                    "name": "a-child",
+                    "expression": (
+                        f"'system:serviceaccounts:{NAMESPACE}' in request.userInfo.groups"
+                    ),
+                }
+            ],
+            "variables": [
+                {"name": "horizonKey", "expression": f"'{HORIZON_KEY_PREFIX}' + request.name"}
+            ],
+            "validations": _token_validations(),
+        },
+    }
+
+
+def token_policy_objects() -> list:
+    """The parameters, the ValidatingAdmissionPolicy and the binding bounding child tokens.
+
+    They apply to token requests made by a child's service account (the agent renewing its
+    token), not to the parent's operator issuing one with ``issue_token``.
+    """
     labels = {MANAGED_BY_LABEL: MANAGED_BY}
     return [
         {
@@ -178,40 +216,7 @@ def token_policy_objects() -> list:
             "metadata": {"name": TOKEN_POLICY, "namespace": NAMESPACE, "labels": labels},
             "data": {MAX_SECONDS_KEY: str(MAX_TOKEN_TTL)},
         },
-        {
-            "apiVersion": ADMISSION_VERSION,
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": TOKEN_POLICY, "labels": labels},
-            "spec": {
-                "failurePolicy": "Fail",
-                "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
-                "matchConstraints": {
-                    "namespaceSelector": {
-                        "matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}
-                    },
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE"],
-                            "resources": ["serviceaccounts/token"],
-                        }
-                    ],
-                },
-                "matchConditions": [
-                    {
-                        "name": "a-child",
-                        "expression": (
-                            f"'system:serviceaccounts:{NAMESPACE}' in request.userInfo.groups"
-                        ),
-                    }
-                ],
-                "variables": [
-                    {"name": "horizonKey", "expression": f"'{HORIZON_KEY_PREFIX}' + request.name"}
-                ],
-                "validations": validations,
-            },
-        },
+        _token_policy(labels),
         {
             "apiVersion": ADMISSION_VERSION,
             "kind": "ValidatingAdmissionPolicyBinding",
@@ -438,20 +443,6 @@ def issue_token(
     return status["token"], status.get("expirationTimestamp")
 
 
-_RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def _rfc3339(moment: float) -> str:
-    return time.strftime(_RFC3339, time.gmtime(int(moment)))
-
-
-def _parse_rfc3339(text: Any) -> Optional[float]:
-    try:
-        return float(calendar.timegm(time.strptime(str(text), _RFC3339)))
-    except ValueError:
-        return None
-
-
 def horizon_key(name: str) -> str:
     return HORIZON_KEY_PREFIX + service_account_name(name)
 
@@ -472,7 +463,7 @@ def link_due(
     """Whether child ``name``'s link is to be re-made: None when it has no horizon yet (a new
     link), True once a third of ``link_ttl`` has passed since its horizon was set."""
     check_link_ttl(link_ttl)
-    horizon = _parse_rfc3339(link_horizon(client, name))
+    horizon = parse_rfc3339(link_horizon(client, name))
     if horizon is None:
         return None
     now = time.time() if now is None else now
@@ -508,8 +499,8 @@ def ensure_token_bounds(
         if data.get(AUDIENCES_KEY) != joined:
             wanted[AUDIENCES_KEY] = joined
     key = horizon_key(name)
-    if new_horizon or _parse_rfc3339(data.get(key)) is None:
-        wanted[key] = _rfc3339(now + link_ttl)
+    if new_horizon or parse_rfc3339(data.get(key)) is None:
+        wanted[key] = rfc3339(now + link_ttl)
     before = {k: data.get(k) for k in wanted}
     if wanted and not dry_run:
         client.patch(path, {"data": wanted})

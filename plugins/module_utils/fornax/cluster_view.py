@@ -8,7 +8,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
-HEALTH = ("healthy", "unhealthy", "disconnected")
+from .names import HEALTH_STATES as HEALTH
 
 
 def parse_time(value: Any) -> Optional[datetime.datetime]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from ..k8s.client import resource_path
 from ..k8s.resource import ManifestError, load_manifests
 from ..k8s.yaml_support import (
     CONTENT_LIMITS,
@@ -24,17 +23,14 @@ from ..k8s.yaml_support import (
     safe_dump_all,
     safe_load_all,
 )
+from .names import API_VERSION as GROUP_VERSION
+from .names import mission_path  # noqa: F401 - plugins/modules/mission.py reads it from here
 
-GROUP_VERSION = "edgeclusters.kubeedge.io/v1"
 KIND = "Mission"
 
 
 class MissionSpecError(ValueError):
     """The options do not describe a usable Mission; the message names the field."""
-
-
-def mission_path(name: Optional[str] = None) -> str:
-    return resource_path(GROUP_VERSION, "missions", name)
 
 
 NEEDS_CONTENT = (

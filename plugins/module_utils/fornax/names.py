@@ -1,6 +1,10 @@
 # Copyright: contributors to centaurus.fornax
 # Apache License 2.0 (see LICENSE)
-"""API paths, labels and annotations of the Fornax resources: named once, used everywhere."""
+"""API group, paths, labels and annotations of the Fornax resources: named once, used everywhere.
+
+Everything that spells the API group imports it from here (the inventory plugin, the modules,
+the agent, the validation checks); tests/unit/test_code_shape.py checks that nothing else does.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,11 @@ from typing import Optional
 GROUP = "edgeclusters.kubeedge.io"
 VERSION = "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
+# The values of an EdgeCluster's spec.kubeDistro (crds/edgecluster.yaml lists them as its enum).
+KUBE_DISTROS = ("k8s", "k3s", "arktos")
+# The values of an EdgeCluster's status.healthStatus (its enum in crds/edgecluster.yaml).
+HEALTHY, UNHEALTHY, DISCONNECTED = "healthy", "unhealthy", "disconnected"
+HEALTH_STATES = (HEALTHY, UNHEALTHY, DISCONNECTED)
 
 MISSIONS = f"/apis/{API_VERSION}/missions"
 EDGECLUSTERS = f"/apis/{API_VERSION}/edgeclusters"
@@ -26,8 +35,14 @@ KEPT_ANNOTATION = f"{GROUP}/kept"
 COPIED_FROM_ANNOTATION = f"{GROUP}/copied-from"
 PARENT_GENERATION_ANNOTATION = f"{GROUP}/parent-generation"
 
+# On an EdgeCluster: its kube distro (a built-in label placement can select on).
+DISTRO_LABEL = f"{GROUP}/kubedistro"
+# On every object cluster_link creates on a parent for a child: the child's name.
+CHILD_LABEL = f"{GROUP}/child"
+# On every object a validation run creates: the run's id.
+VALIDATION_LABEL = f"{GROUP}/validation"
+
 FIELD_MANAGER_AGENT = "fornax-agent"
-FIELD_MANAGER_HUB = "fornax-hub"
 
 
 def mission_path(name: Optional[str] = None, status: bool = False) -> str:

@@ -16,12 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from .names import DISTRO_LABEL
+
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 EDGECLUSTER_ROLE_LABEL = "role.kubernetes.io/edgecluster"
-DISTRO_LABEL = "edgeclusters.kubeedge.io/kubedistro"
-
-NOT_MATCH = "not match"
-UNREACHABLE = "cluster unreachable"
 
 
 def builtin_labels(name: str, distro: str = "k8s") -> dict:

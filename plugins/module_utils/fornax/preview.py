@@ -20,10 +20,9 @@ from .placement import (
     placement_matches,
     placement_names,
 )
-from .states import join_path
+from .states import NOT_MATCH, join_path
 
 RUN = "run"
-NOT_MATCH = "not match"
 UNKNOWN = "unknown (labels not visible from here)"
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from .states import NOT_MATCHED, READY, classify, summarize, under
+from .states import MATCHED, NOT_MATCHED, READY, UNREACHABLE_CLASS, classify, summarize, under
 
-READY_WORD = "ready"
+READY_WORD = READY  # a wait for this word waits for states classified READY
 
 
 class WaitSpecError(ValueError):
@@ -99,9 +99,9 @@ def evaluate(
         if not prefix or under(prefix, p)
     ]
     counts = summarize(inside, folded)
-    candidates = counts["matched"] + counts["unreachable"]
+    candidates = counts[MATCHED] + counts[UNREACHABLE_CLASS]
     exact = sum(1 for s in inside.values() if s == state)
-    good = counts["ready"] if state == READY_WORD else exact
+    good = counts[READY] if state == READY_WORD else exact
     amount, percent = parse_min_ready(min_ready)
     need = -(-amount * candidates // 100) if percent else amount
     need = int(max(need, 1))  # a wait for "ready" needs at least one cluster that is

@@ -24,9 +24,13 @@ from typing import Any, Optional
 
 from .limits import MAX_CLUSTERS, MAX_PATHS, OTHERS
 from .states import (
+    CLUSTERS,
     FOLDED_COUNTS,
+    MATCHED,
+    NOT_MATCHED,
     PENDING,
     UNREACHABLE,
+    UNREACHABLE_CLASS,
     clamp_counts,
     clamp_state,
     join_path,
@@ -95,7 +99,7 @@ def _bound_summaries(summaries: dict, max_paths: int, keep: Optional[str]) -> di
         return summaries
     bucket = join_path(keep or "", OTHERS)
     merged = _folded(summaries.pop(bucket, {}))
-    by_size = sorted(summaries, key=lambda k: (summaries[k]["clusters"], k), reverse=True)
+    by_size = sorted(summaries, key=lambda k: (summaries[k][CLUSTERS], k), reverse=True)
     for key in by_size[max_paths - 1 :]:
         _add_counts(merged, summaries.pop(key))
     summaries[bucket] = clamp_counts(merged)
@@ -248,10 +252,10 @@ def fold(
 def _summary(states: Mapping[str, str], summaries: Mapping[str, Mapping[str, int]]) -> dict:
     """The counts over everything, within MAX_CLUSTERS even if children claimed more."""
     counts = summarize(states, summaries.values())
-    if counts["clusters"] <= MAX_CLUSTERS:
+    if counts[CLUSTERS] <= MAX_CLUSTERS:
         return counts
     counts = clamp_counts(counts)
-    counts["notMatch"] = counts["clusters"] - counts["matched"] - counts["unreachable"]
+    counts[NOT_MATCHED] = counts[CLUSTERS] - counts[MATCHED] - counts[UNREACHABLE_CLASS]
     return counts
 
 
@@ -409,7 +413,7 @@ def _kept_summaries(child: str, raw: Any, states: Mapping[str, str], found: _Fin
             continue
         counts = candidates[path]
         clean = clamp_counts(counts, budget)
-        budget -= clean["clusters"]
+        budget -= clean[CLUSTERS]
         if not isinstance(counts, Mapping) or any(
             clean[key] != counts.get(key, 0) for key in FOLDED_COUNTS
         ):

@@ -27,6 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from .names import MANAGED_BY, MANAGED_BY_LABEL
 from .policy import (
     ANY_NAMESPACE,
     POD_SECURITY_LABEL_PREFIX,
@@ -51,7 +52,7 @@ AGENT_POLICY = "fornax-agent-content"
 
 RBAC_API = "rbac.authorization.k8s.io"
 ADMISSION_API = "admissionregistration.k8s.io/v1"
-MANAGED_BY_LABELS = {"app.kubernetes.io/managed-by": "centaurus.fornax"}
+MANAGED_BY_LABELS = {MANAGED_BY_LABEL: MANAGED_BY}
 _SUBJECT_KINDS = ("Group", "User", "ServiceAccount")
 
 
@@ -165,24 +166,9 @@ def namespace_allowed_cel(grant: MissionPolicy, namespace: str) -> str:
     return f"{namespace} in {json.dumps(named)}"
 
 
-def agent_admission_policy(policy: Any = None, subjects: Optional[list] = None) -> list:
-    """What RBAC and Pod Security admission leave open to the agent, refused by the API server.
-
-    RBAC grants kinds cluster-wide, and Pod Security admission checks pods only: whoever may
-    label a Namespace may switch its enforcement off, and a hostPath PersistentVolume gives host
-    access to any pod that claims it. The agent's own check refuses all of that
-    (policy.problem); this ValidatingAdmissionPolicy and its binding make the API server refuse
-    the agent's identity the same: a write in a namespace the grant does not give (or of such a
-    Namespace), a Namespace label loosening Pod Security below the grant's level, and (below
-    ``privileged``) a hostPath or local PersistentVolume.
-    """
-    grant = _policy(policy)
-    rank = POD_SECURITY_LEVELS.index(grant.pod_security)
-    allowed_levels = json.dumps(list(POD_SECURITY_LEVELS[rank:]))
-    prefix = json.dumps(POD_SECURITY_LABEL_PREFIX)
-    meta = {"name": AGENT_POLICY, "labels": dict(MANAGED_BY_LABELS)}
-    writes = "request.operation == 'DELETE' || "  # a deletion has no new object to look at
-    validations = [
+def _namespace_validations(grant: MissionPolicy) -> list:
+    """CEL rules: a write only in a namespace the grant gives, or of such a Namespace."""
+    return [
         {
             "expression": (
                 "!has(request.namespace) || request.namespace == '' || "
@@ -203,6 +189,17 @@ def agent_admission_policy(policy: Any = None, subjects: Optional[list] = None) 
             ),
             "message": "not allowed here: the namespace is not granted",
         },
+    ]
+
+
+def _pod_security_validations(grant: MissionPolicy) -> list:
+    """CEL rules: no Namespace label looser than the grant's Pod Security level and (below
+    ``privileged``) no hostPath or local PersistentVolume."""
+    rank = POD_SECURITY_LEVELS.index(grant.pod_security)
+    allowed_levels = json.dumps(list(POD_SECURITY_LEVELS[rank:]))
+    prefix = json.dumps(POD_SECURITY_LABEL_PREFIX)
+    writes = "request.operation == 'DELETE' || "  # a deletion has no new object to look at
+    validations = [
         {
             "expression": (
                 writes + "request.resource.resource != 'namespaces' || "
@@ -229,6 +226,23 @@ def agent_admission_policy(policy: Any = None, subjects: Optional[list] = None) 
                 ),
             }
         )
+    return validations
+
+
+def agent_admission_policy(policy: Any = None, subjects: Optional[list] = None) -> list:
+    """What RBAC and Pod Security admission leave open to the agent, refused by the API server.
+
+    RBAC grants kinds cluster-wide, and Pod Security admission checks pods only: whoever may
+    label a Namespace may switch its enforcement off, and a hostPath PersistentVolume gives host
+    access to any pod that claims it. The agent's own check refuses all of that
+    (policy.problem); this ValidatingAdmissionPolicy and its binding make the API server refuse
+    the agent's identity the same: a write in a namespace the grant does not give (or of such a
+    Namespace), a Namespace label loosening Pod Security below the grant's level, and (below
+    ``privileged``) a hostPath or local PersistentVolume.
+    """
+    grant = _policy(policy)
+    meta = {"name": AGENT_POLICY, "labels": dict(MANAGED_BY_LABELS)}
+    validations = _namespace_validations(grant) + _pod_security_validations(grant)
     for validation in validations:
         validation["reason"] = "Forbidden"
     return [

@@ -51,7 +51,8 @@ SKIPPED = "skipped"
 COMPLETE = "complete"
 FAILED_PREFIX = "failed: "
 
-# Classes a state falls into; summaries count them.
+# Classes a state falls into; summaries count them under these keys. READY is also the word a
+# wait asks for ("ready": classified READY) and a state a statecheck may print.
 READY, FAILED, WAITING, NOT_MATCHED, UNREACHABLE_CLASS, OTHER = (
     "ready",
     "failed",
@@ -60,13 +61,15 @@ READY, FAILED, WAITING, NOT_MATCHED, UNREACHABLE_CLASS, OTHER = (
     "unreachable",
     "other",
 )
+# The other keys of a summary: every cluster, and those the placement selects.
+CLUSTERS, MATCHED = "clusters", "matched"
 
 _RATIO = re.compile(r"^(\d+)/(\d+)$")
 _EXACT = {
     PENDING: WAITING,
     NOT_MATCH: NOT_MATCHED,
     UNREACHABLE: UNREACHABLE_CLASS,
-    **{word: READY for word in (APPLIED, DONE, SKIPPED, COMPLETE, "ready", "succeeded")},
+    **{word: READY for word in (APPLIED, DONE, SKIPPED, COMPLETE, READY, "succeeded")},
 }
 
 
@@ -108,7 +111,7 @@ _PATH = re.compile(PATH_PATTERN)
 _SUMMARY_PATH = re.compile(SUMMARY_PATH_PATTERN)
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 # The counts of a folded subtree (status.subtreeSummaries); a summary adds notMatch.
-FOLDED_COUNTS = ("clusters", "matched", "ready", "failed", "unreachable")
+FOLDED_COUNTS = (CLUSTERS, MATCHED, READY, FAILED, UNREACHABLE_CLASS)
 
 
 def path_problem(path: Any, summary: bool = False) -> Optional[str]:
@@ -154,15 +157,15 @@ def clamp_counts(counts: Any, cap: int = MAX_CLUSTERS) -> dict:
     """
     if not isinstance(counts, Mapping):
         counts = {}
-    clusters = min(_count(counts, "clusters"), max(cap, 0))
-    matched = min(_count(counts, "matched"), clusters)
-    failed = min(_count(counts, "failed"), matched)
+    clusters = min(_count(counts, CLUSTERS), max(cap, 0))
+    matched = min(_count(counts, MATCHED), clusters)
+    failed = min(_count(counts, FAILED), matched)
     return {
-        "clusters": clusters,
-        "matched": matched,
-        "ready": min(_count(counts, "ready"), matched - failed),
-        "failed": failed,
-        "unreachable": min(_count(counts, "unreachable"), clusters - matched),
+        CLUSTERS: clusters,
+        MATCHED: matched,
+        READY: min(_count(counts, READY), matched - failed),
+        FAILED: failed,
+        UNREACHABLE_CLASS: min(_count(counts, UNREACHABLE_CLASS), clusters - matched),
     }
 
 
@@ -172,14 +175,14 @@ def _cel(key: str) -> str:
 
 # clamp_counts' rules as the CRDs state them (admission refuses folded counts that disagree).
 COUNTS_AGREE_CEL = (
-    f"{_cel('matched')} <= {_cel('clusters')} && "
-    f"{_cel('ready')} + {_cel('failed')} <= {_cel('matched')} && "
-    f"{_cel('unreachable')} <= {_cel('clusters')} - {_cel('matched')}"
+    f"{_cel(MATCHED)} <= {_cel(CLUSTERS)} && "
+    f"{_cel(READY)} + {_cel(FAILED)} <= {_cel(MATCHED)} && "
+    f"{_cel(UNREACHABLE_CLASS)} <= {_cel(CLUSTERS)} - {_cel(MATCHED)}"
 )
 
 
 def empty_counts() -> dict:
-    return {"clusters": 0, "matched": 0, "ready": 0, "failed": 0, "unreachable": 0, "notMatch": 0}
+    return dict.fromkeys((*FOLDED_COUNTS, NOT_MATCHED), 0)
 
 
 def summarize(
@@ -194,22 +197,18 @@ def summarize(
     counts = empty_counts()
     for state in states.values():
         kind = classify(state)
-        counts["clusters"] += 1
-        if kind == NOT_MATCHED:
-            counts["notMatch"] += 1
-        elif kind == UNREACHABLE_CLASS:
-            counts["unreachable"] += 1
+        counts[CLUSTERS] += 1
+        if kind in (NOT_MATCHED, UNREACHABLE_CLASS):
+            counts[kind] += 1
         else:
-            counts["matched"] += 1
-            if kind == READY:
-                counts["ready"] += 1
-            elif kind == FAILED:
-                counts["failed"] += 1
+            counts[MATCHED] += 1
+            if kind in (READY, FAILED):
+                counts[kind] += 1
     for extra in folded or ():
         clean = clamp_counts(extra)
         for key in FOLDED_COUNTS:
             counts[key] += clean[key]
-        counts["notMatch"] += clean["clusters"] - clean["matched"] - clean["unreachable"]
+        counts[NOT_MATCHED] += clean[CLUSTERS] - clean[MATCHED] - clean[UNREACHABLE_CLASS]
     return counts
 
 

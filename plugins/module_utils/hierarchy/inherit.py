@@ -15,10 +15,10 @@ from typing import Any, Optional
 from ..fornax.policy import PolicyError, parse_policy
 from .addresses import api_endpoint, host_address_problem, is_ip_address
 from .errors import ProblemLog
-from .model import Cluster, Defaults, Gateway, Host, merged_policy
+from .model import DEFAULT_API_PORT, Cluster, Defaults, Gateway, Host, merged_policy
 
 
-def resolve_settings(clusters: dict[str, Cluster], top: Defaults, log: ProblemLog) -> None:
+def resolve_cluster_settings(clusters: dict[str, Cluster], top: Defaults, log: ProblemLog) -> None:
     """Fill kube_distro, labels, host_vars, api_endpoint, gateway and mission_policy of every
     cluster."""
     effective: dict[str, Defaults] = {}
@@ -69,7 +69,7 @@ def resolved_api_endpoint(cluster: Cluster, defaults: Defaults, log: ProblemLog)
                     f"{host_address_problem(host.name)}",
                 )
                 return None
-            return api_endpoint(host.address or host.name, defaults.api_port or 6443)
+            return api_endpoint(host.address or host.name, defaults.api_port or DEFAULT_API_PORT)
     log.add(
         cluster.entry,
         "no API endpoint: set 'apiEndpoint' or list a host with role control_plane",

@@ -27,7 +27,7 @@ from typing import Any, Optional
 
 from ..fornax.limits import MAX_TIERS
 from .model import Cluster, Hierarchy, Host
-from .names import cluster_group, subtree_group, tier_group
+from .name_rules import cluster_group, subtree_group, tier_group
 
 ROLE_GROUPS = {"control_plane": "control_plane", "gateway": "gateways", "edge_node": "edge_nodes"}
 
@@ -127,6 +127,8 @@ def cluster_vars(cluster: Cluster, vpcs: list[dict[str, Any]]) -> dict[str, Any]
     return {
         "fornax_cluster": cluster.name,
         "fornax_parent": parent.name if parent else None,
+        # The group of the parent's hosts: playbooks find the parent's control plane in it.
+        "fornax_parent_group": cluster_group(parent.name) if parent else None,
         "fornax_path": cluster.path,
         "fornax_tier": cluster.tier,
         "fornax_children": [child.name for child in cluster.children],

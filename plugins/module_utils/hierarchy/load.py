@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from .allocate import allocate
 from .errors import ProblemLog
-from .inherit import resolve_settings
+from .inherit import resolve_cluster_settings
 from .model import Hierarchy
 from .parse import parse_document
 from .tree import build_tree
@@ -28,7 +28,7 @@ def load_hierarchy(data: Any, source: Optional[str] = None) -> Hierarchy:
     log.raise_if_any()
     hierarchy = Hierarchy(clusters, {}, document.defaults, document.pools, source)
     check_vpc_references(hierarchy, document.vpcs, log)
-    resolve_settings(clusters, document.defaults, log)
+    resolve_cluster_settings(clusters, document.defaults, log)
     log.raise_if_any()
     allocate(hierarchy, log)
     log.raise_if_any()

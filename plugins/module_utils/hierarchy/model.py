@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-KUBE_DISTROS = ("k8s", "k3s", "arktos")
 HOST_ROLES = ("control_plane", "gateway", "edge_node")
 DEFAULT_API_PORT = 6443
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..fornax.limits import MAX_CLUSTERS, MAX_TIERS
+from ..fornax.names import KUBE_DISTROS
 from ..fornax.policy import PolicyError, parse_policy
 from .addresses import (
     address_problem,
@@ -21,8 +22,8 @@ from .addresses import (
 )
 from .errors import ProblemLog
 from .model import (
+    DEFAULT_API_PORT,
     HOST_ROLES,
-    KUBE_DISTROS,
     CidrPool,
     Cluster,
     Defaults,
@@ -33,7 +34,7 @@ from .model import (
     Vpc,
     VpcPresence,
 )
-from .names import (
+from .name_rules import (
     dns1123_label_problem,
     host_name_problem,
     interface_problem,
@@ -105,7 +106,7 @@ class Document:
     def __init__(self) -> None:
         self.clusters: list[Cluster] = []
         self.vpcs: list[Vpc] = []
-        self.defaults = Defaults(kube_distro="k8s", api_port=6443)
+        self.defaults = Defaults(kube_distro="k8s", api_port=DEFAULT_API_PORT)
         self.pools = Pools()
 
 

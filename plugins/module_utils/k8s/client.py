@@ -37,7 +37,6 @@ from .credentials import Credential, KubeConfigError
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
 MAX_THROTTLED_RETRIES = 20
 TYPED_PATCH_ERROR = "failed to create typed patch object"
 MAX_RETRY_AFTER = 1.0
@@ -402,55 +401,72 @@ class KubeClient:
         attempt = throttled = 0
         refreshed = False
         while attempt <= self.connect_retries:
-            headers = self._headers(content_type, "application/json")
-            try:
-                conn = self._connect(wait)
-            except OSError as exc:  # nothing was sent: safe to try again for any method
-                last_error = exc
+            response, raw, last_error = self._attempt(
+                method, path, url, payload=payload, content_type=content_type, wait=wait, safe=safe
+            )
+            if response is None:  # not answered, and safe to send again
                 attempt += 1
                 time.sleep(self.retry_delay * attempt)
                 continue
-            try:
-                self.sent += 1
-                self._send(conn, method, url, payload, headers)
-                response = conn.getresponse()
-                raw = response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                # Sent (at least in part), and no answer came back.
-                self._drop_connection()
-                last_error = exc
-                if not safe:
-                    raise KubeAnswerLost(
-                        f"API server {self.settings.server}: the answer to {method} {path} was "
-                        f"lost ({exc}); it may or may not have been carried out"
-                    ) from exc
-                attempt += 1
-                time.sleep(self.retry_delay * attempt)
-                continue
-            if response.will_close:
-                self._drop_connection()
             if response.status == 429 and throttled < MAX_THROTTLED_RETRIES:
                 # Not processed (throttled, or storage still initialising): safe to resend.
                 throttled += 1
                 time.sleep(_retry_after(response.getheader("Retry-After")))
                 continue
-            if (
-                response.status == 401
-                and not refreshed
-                and self.credential is not None
-                and self.credential.refreshable
-            ):
-                refreshed = True  # not processed: fetch the credential again, resend once
-                try:
-                    self.credential.refresh()
-                except KubeConfigError as exc:
-                    raise KubeCredentialError(str(exc)) from exc
+            if response.status == 401 and not refreshed and self._refresh_credential():
+                refreshed = True  # not processed: resend once with the credential fetched again
                 continue
             return self._decode(response.status, response.reason, raw, self.credential)
         raise KubeUnreachable(
             f"API server {self.settings.server} did not answer {method} {path} after "
             f"{self.connect_retries + 1} attempts: {last_error}"
         )
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        *,
+        payload: Optional[bytes],
+        content_type: Optional[str],
+        wait: float,
+        safe: bool,
+    ) -> tuple:
+        """Send once: (response, body, None), or (None, None, error) when no answer came and
+        the request may be sent again; KubeAnswerLost when it may not (``safe`` is false)."""
+        headers = self._headers(content_type, "application/json")
+        try:
+            conn = self._connect(wait)
+        except OSError as exc:  # nothing was sent: safe to try again for any method
+            return None, None, exc
+        try:
+            self.sent += 1
+            self._send(conn, method, url, payload, headers)
+            response = conn.getresponse()
+            raw = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            # Sent (at least in part), and no answer came back.
+            self._drop_connection()
+            if not safe:
+                raise KubeAnswerLost(
+                    f"API server {self.settings.server}: the answer to {method} {path} was "
+                    f"lost ({exc}); it may or may not have been carried out"
+                ) from exc
+            return None, None, exc
+        if response.will_close:
+            self._drop_connection()
+        return response, raw, None
+
+    def _refresh_credential(self) -> bool:
+        """Fetch a credential that can be fetched again (after a 401); False when it cannot."""
+        if self.credential is None or not self.credential.refreshable:
+            return False
+        try:
+            self.credential.refresh()
+        except KubeConfigError as exc:
+            raise KubeCredentialError(str(exc)) from exc
+        return True
 
     @staticmethod
     def _decode(

@@ -442,6 +442,33 @@ def settings_from_kubeconfig(
         raise KubeConfigError(
             f"context: the kubeconfig {config.source} has no current-context; name one"
         )
+    cluster_name, user_name, namespace = _context(config, context_name)
+    cluster = config.get("clusters", cluster_name, f"contexts[{context_name}].cluster")
+    where_cl = f"clusters[{cluster_name}]"
+    server, insecure, ca = _cluster_tls(cluster, where_cl)
+    user = config.get("users", user_name, f"contexts[{context_name}].user") if user_name else None
+    where_us = f"users[{user_name}]"
+    credential, token, cert, key, impersonate = _user_settings(user, where_us, cluster, ca)
+    proxy_url, headers = _cluster_proxy(cluster, where_cl)
+    return ConnectionSettings(
+        server=_check_server(server, f"{where_cl}.server"),
+        ca_data=ca,
+        client_cert_data=cert,
+        client_key_data=key,
+        token=token,
+        verify=not insecure,
+        tls_server_name=_optional_str(cluster.body, "tls-server-name", where_cl),
+        source=f"kubeconfig {config.source} context {context_name!r}",
+        namespace=namespace,
+        credential=credential,
+        impersonate=impersonate,
+        proxy=proxy_url,
+        proxy_headers=headers,
+    )
+
+
+def _context(config: KubeConfig, context_name: str) -> tuple:
+    """(cluster name, user name or None, namespace) of the context ``context_name``."""
     ctx = config.get("contexts", context_name, "context")
     where_ctx = f"contexts[{context_name}]"
     cluster_name = ctx.body.get("cluster")
@@ -451,8 +478,11 @@ def settings_from_kubeconfig(
     if user_name is not None and not isinstance(user_name, str):
         raise KubeConfigError(f"{where_ctx}.user: expected a string, got {user_name!r}")
     namespace = _optional_str(ctx.body, "namespace", where_ctx) or DEFAULT_NAMESPACE
-    cluster = config.get("clusters", cluster_name, f"{where_ctx}.cluster")
-    where_cl = f"clusters[{cluster_name}]"
+    return cluster_name, user_name, namespace
+
+
+def _cluster_tls(cluster: _Entry, where_cl: str) -> tuple:
+    """(server URL, insecure-skip-tls-verify, CA bytes or None) of a cluster entry."""
     server = cluster.body.get("server")
     if not isinstance(server, str) or not server:
         raise KubeConfigError(f"{where_cl}.server: missing (the API server's URL)")
@@ -467,42 +497,34 @@ def settings_from_kubeconfig(
             f"{where_cl}.insecure-skip-tls-verify: true together with a certificate-authority "
             "is refused (as by kubectl): drop one"
         )
-    user = config.get("users", user_name, f"{where_ctx}.user") if user_name else None
-    where_us = f"users[{user_name}]"
-    credential, token = (None, None)
-    cert = key = None
-    impersonate: list[tuple[str, str]] = []
-    if user is not None:
-        credential, token = _user_credential(user, where_us, cluster, ca)
-        cert = _data_or_file(user, "client-certificate", where_us)
-        key = _data_or_file(user, "client-key", where_us)
-        if bool(cert) != bool(key):
-            raise KubeConfigError(
-                f"{where_us}: client-certificate and client-key come together (one is missing)"
-            )
-        impersonate = _impersonation(user.body, where_us)
-    proxy_url = _optional_str(cluster.body, "proxy-url", where_cl)
-    headers: tuple = ()
-    if proxy_url:
-        from .proxy import check_proxy_url, proxy_headers  # noqa: PLC0415 - proxies only
+    return server, insecure, ca
 
-        check_proxy_url(proxy_url, f"{where_cl}.proxy-url")
-        headers = proxy_headers(proxy_url, None)
-    return ConnectionSettings(
-        server=_check_server(server, f"{where_cl}.server"),
-        ca_data=ca,
-        client_cert_data=cert,
-        client_key_data=key,
-        token=token,
-        verify=not insecure,
-        tls_server_name=_optional_str(cluster.body, "tls-server-name", where_cl),
-        source=f"kubeconfig {config.source} context {context_name!r}",
-        namespace=namespace,
-        credential=credential,
-        impersonate=tuple(impersonate),
-        proxy=proxy_url,
-        proxy_headers=headers,
-    )
+
+def _user_settings(
+    user: Optional[_Entry], where_us: str, cluster: _Entry, ca: Optional[bytes]
+) -> tuple:
+    """(credential, token, client cert, client key, impersonation headers) of a user entry."""
+    if user is None:
+        return None, None, None, None, ()
+    credential, token = _user_credential(user, where_us, cluster, ca)
+    cert = _data_or_file(user, "client-certificate", where_us)
+    key = _data_or_file(user, "client-key", where_us)
+    if bool(cert) != bool(key):
+        raise KubeConfigError(
+            f"{where_us}: client-certificate and client-key come together (one is missing)"
+        )
+    return credential, token, cert, key, tuple(_impersonation(user.body, where_us))
+
+
+def _cluster_proxy(cluster: _Entry, where_cl: str) -> tuple:
+    """(proxy-url or None, the headers it needs) of a cluster entry."""
+    proxy_url = _optional_str(cluster.body, "proxy-url", where_cl)
+    if not proxy_url:
+        return proxy_url, ()
+    from .proxy import check_proxy_url, proxy_headers  # noqa: PLC0415 - proxies only
+
+    check_proxy_url(proxy_url, f"{where_cl}.proxy-url")
+    return proxy_url, proxy_headers(proxy_url, None)
 
 
 def _check_server(server: str, where: str) -> str:
@@ -582,7 +604,7 @@ def default_kubeconfig(env: Mapping[str, str]) -> Optional[tuple[Any, bool, str]
     return None
 
 
-def resolve_settings(  # noqa: PLR0912, PLR0915 - one option after the other
+def resolve_settings(
     *,
     kubeconfig: Any = None,
     context: Optional[str] = None,
@@ -608,108 +630,149 @@ def resolve_settings(  # noqa: PLR0912, PLR0915 - one option after the other
     Without ``kubeconfig`` and ``host``: $KUBECONFIG (merged), else ~/.kube/config, else the
     in-cluster service account. Explicit options win over the kubeconfig.
     """
+    given = dict(locals())  # the parameters exactly as passed: nothing else is bound yet
     env = os.environ if env is None else env
-    kubeconfig = _from_env(kubeconfig, "kubeconfig", env)
-    context = _from_env(context, "context", env)
-    host = _from_env(host, "host", env)
-    api_key = _from_env(api_key, "api_key", env)
-    username = _from_env(username, "username", env)
-    password = _from_env(password, "password", env)
-    ca_cert = _from_env(ca_cert, "ca_cert", env)
-    client_cert = _from_env(client_cert, "client_cert", env)
-    client_key = _from_env(client_key, "client_key", env)
-    proxy = _from_env(proxy, "proxy", env)
-    no_proxy = _from_env(no_proxy, "no_proxy", env)
-    impersonate_user = _from_env(impersonate_user, "impersonate_user", env)
-    flags = {}
-    for name, value in (("validate_certs", validate_certs), ("persist_config", persist_config)):
-        if value is None and any(env.get(n) for n in ENV_FALLBACKS[name]):
-            var = next(n for n in ENV_FALLBACKS[name] if env.get(n))
-            flags[name] = env_bool(env[var], var)
-        elif value is not None:
-            flags[name] = env_bool(value, name)
-    if impersonate_groups is None and env.get(_env_name("impersonate_groups")):
-        impersonate_groups = [g for g in env[_env_name("impersonate_groups")].split(",") if g]
-    if isinstance(impersonate_groups, str):
-        impersonate_groups = [g for g in impersonate_groups.split(",") if g]
-    if proxy_headers is None:
+    options = _options(given, env)
+    _check_combinations(options)
+    base = _base_settings(options, env, sa_dir)
+    settings = _combined(options, base, env)
+    _check_plain_http(settings)
+    return settings
+
+
+def _flag(value: Any, option: str, env: Mapping[str, str]) -> Optional[bool]:
+    """A boolean option as given, else from its first K8S_AUTH_* variable set, else None."""
+    if value is not None:
+        return env_bool(value, option)
+    var = next((name for name in ENV_FALLBACKS[option] if env.get(name)), None)
+    return env_bool(env[var], var) if var else None
+
+
+def _options(given: Mapping[str, Any], env: Mapping[str, str]) -> dict:
+    """Every option as given, else from its environment variables; booleans strictly read,
+    impersonate_groups as a list, proxy_headers from K8S_AUTH_PROXY_HEADERS_* when not given."""
+    options = {
+        name: _from_env(given[name], name, env)
+        for name in ENV_FALLBACKS
+        if name not in BOOL_OPTIONS and name != "impersonate_groups"
+    }
+    for name in BOOL_OPTIONS:
+        options[name] = _flag(given[name], name, env)
+    groups = given["impersonate_groups"]
+    if groups is None and env.get(_env_name("impersonate_groups")):
+        groups = env[_env_name("impersonate_groups")]
+    options["impersonate_groups"] = (
+        [g for g in groups.split(",") if g] if isinstance(groups, str) else groups
+    )
+    headers = given["proxy_headers"]
+    if headers is None:
         from_env = {
             key: env[PROXY_HEADERS_ENV + key.upper()]
             for key in PROXY_HEADER_OPTIONS
             if env.get(PROXY_HEADERS_ENV + key.upper())
         }
-        proxy_headers = from_env or None
+        headers = from_env or None
+    options["proxy_headers"] = headers
+    return options
 
-    if bool(client_cert) != bool(client_key):
+
+def _check_combinations(options: Mapping[str, Any]) -> None:
+    if bool(options["client_cert"]) != bool(options["client_key"]):
         raise KubeConfigError("client_cert and client_key: give both or neither")
-    if bool(username) != bool(password):
+    if bool(options["username"]) != bool(options["password"]):
         raise KubeConfigError("username and password: give both or neither")
-    if api_key and username:
+    if options["api_key"] and options["username"]:
         raise KubeConfigError("api_key and username/password: give one of them, not both")
-    if impersonate_groups and not impersonate_user:
+    if options["impersonate_groups"] and not options["impersonate_user"]:
         raise KubeConfigError("impersonate_groups: needs impersonate_user (the user to act as)")
 
-    base: Optional[ConnectionSettings] = None
-    if kubeconfig is not None:
-        base = settings_from_kubeconfig(kubeconfig, context)
-    elif host is None or context:
-        found = default_kubeconfig(env)
-        if found is not None:
-            path, skip_missing, option = found
-            base = settings_from_kubeconfig(path, context, skip_missing=skip_missing, option=option)
-        else:
-            base = incluster_settings(env, sa_dir)
-    server = _check_server(host, "host") if host else base.server  # type: ignore[union-attr]
 
-    credential = base.credential if base else None
-    token = base.token if base else None
-    if api_key:
-        credential, token = StaticToken(api_key, "api_key"), api_key
-    elif username:
-        credential, token = BasicAuth(username, password, "username/password"), None  # type: ignore[arg-type]
-    cert = (
-        read_file(client_cert, "client_cert")
-        if client_cert
-        else (base.client_cert_data if base else None)
+def _base_settings(
+    options: Mapping[str, Any], env: Mapping[str, str], sa_dir: Optional[str]
+) -> Optional[ConnectionSettings]:
+    """What the options build on: the kubeconfig given, else (without a host, or with a
+    context) the one kubectl would read or the in-cluster account; None for a bare host."""
+    context = options["context"]
+    if options["kubeconfig"] is not None:
+        return settings_from_kubeconfig(options["kubeconfig"], context)
+    if options["host"] is not None and not context:
+        return None
+    found = default_kubeconfig(env)
+    if found is None:
+        return incluster_settings(env, sa_dir)
+    path, skip_missing, option = found
+    return settings_from_kubeconfig(path, context, skip_missing=skip_missing, option=option)
+
+
+def _explicit_credential(options: Mapping[str, Any], base: Optional[ConnectionSettings]) -> tuple:
+    """(credential, token): api_key or username/password win over the kubeconfig's."""
+    if options["api_key"]:
+        return StaticToken(options["api_key"], "api_key"), options["api_key"]
+    if options["username"]:
+        return BasicAuth(options["username"], options["password"], "username/password"), None
+    return (base.credential, base.token) if base else (None, None)
+
+
+def _file_option(options: Mapping[str, Any], name: str, inherited: Optional[bytes]) -> Any:
+    """The contents of the file option ``name`` when given, else what the kubeconfig says."""
+    return read_file(options[name], name) if options[name] else inherited
+
+
+def _impersonation_headers(options: Mapping[str, Any], base: Optional[ConnectionSettings]) -> tuple:
+    if not options["impersonate_user"]:
+        return base.impersonate if base else ()
+    groups = options["impersonate_groups"] or []
+    return (
+        ("Impersonate-User", options["impersonate_user"]),
+        *(("Impersonate-Group", g) for g in groups),
     )
-    key = (
-        read_file(client_key, "client_key")
-        if client_key
-        else (base.client_key_data if base else None)
-    )
-    impersonate = base.impersonate if base else ()
-    if impersonate_user:
-        impersonate = (
-            ("Impersonate-User", impersonate_user),
-            *(("Impersonate-Group", g) for g in impersonate_groups or []),
-        )
-    chosen_proxy, headers = None, ()
+
+
+def _chosen_proxy(
+    options: Mapping[str, Any], server: str, base: Optional[ConnectionSettings], env: Mapping
+) -> tuple:
+    """(proxy URL or None, its headers) for ``server``: proxy.py decides when any is set."""
     kubeconfig_proxy = base.proxy if base else None
-    if proxy or kubeconfig_proxy or any(env.get(n) for n in PROXY_ENV_NAMES):
-        from .proxy import proxy_for  # noqa: PLC0415
-        from .proxy import proxy_headers as make_headers  # noqa: PLC0415
+    if not (options["proxy"] or kubeconfig_proxy or any(env.get(n) for n in PROXY_ENV_NAMES)):
+        return None, ()
+    from .proxy import proxy_for  # noqa: PLC0415
+    from .proxy import proxy_headers as make_headers  # noqa: PLC0415
 
-        chosen_proxy = proxy_for(
-            server, option=proxy, no_proxy=no_proxy, kubeconfig_proxy=kubeconfig_proxy, env=env
-        )
-        headers = make_headers(chosen_proxy, proxy_headers) if chosen_proxy else ()
-    settings = ConnectionSettings(
+    chosen = proxy_for(
+        server,
+        option=options["proxy"],
+        no_proxy=options["no_proxy"],
+        kubeconfig_proxy=kubeconfig_proxy,
+        env=env,
+    )
+    return chosen, make_headers(chosen, options["proxy_headers"]) if chosen else ()
+
+
+def _combined(
+    options: Mapping[str, Any], base: Optional[ConnectionSettings], env: Mapping[str, str]
+) -> ConnectionSettings:
+    """The settings: explicit options over ``base`` (the kubeconfig's or in-cluster ones)."""
+    server = _check_server(options["host"], "host") if options["host"] else base.server  # type: ignore[union-attr]
+    credential, token = _explicit_credential(options, base)
+    chosen_proxy, headers = _chosen_proxy(options, server, base, env)
+    verify = options["validate_certs"]
+    return ConnectionSettings(
         server=server,
-        ca_data=read_file(ca_cert, "ca_cert") if ca_cert else (base.ca_data if base else None),
-        client_cert_data=cert,
-        client_key_data=key,
+        ca_data=_file_option(options, "ca_cert", base.ca_data if base else None),
+        client_cert_data=_file_option(
+            options, "client_cert", base.client_cert_data if base else None
+        ),
+        client_key_data=_file_option(options, "client_key", base.client_key_data if base else None),
         token=token,
-        verify=flags.get("validate_certs", base.verify if base else True),
+        verify=verify if verify is not None else (base.verify if base else True),
         tls_server_name=base.tls_server_name if base else None,
         source=base.source if base else f"host {server!r}",
         namespace=base.namespace if base else DEFAULT_NAMESPACE,
         credential=credential,
-        impersonate=impersonate,
+        impersonate=_impersonation_headers(options, base),
         proxy=chosen_proxy,
         proxy_headers=headers,
     )
-    _check_plain_http(settings)
-    return settings
 
 
 def _check_plain_http(settings: ConnectionSettings) -> None:

@@ -24,6 +24,8 @@ import threading
 import time
 from typing import Any, Optional, Tuple  # noqa: UP035 - Tuple at run time (3.8)
 
+from .timestamps import rfc3339
+
 TOKEN_FILE_REREAD_SECONDS = 60.0  # what client-go does for tokenFile and in-cluster tokens
 # The exec extension a cluster may carry for its plugin (passed on with provideClusterInfo).
 EXEC_CLUSTER_EXTENSION = "client.authentication.k8s.io/exec"
@@ -47,20 +49,13 @@ def jwt_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def _utc(timestamp: float) -> str:
-    import datetime  # noqa: PLC0415 - only for messages: a task without one never imports it
-
-    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)  # noqa: UP017 - Python 3.8
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def check_not_expired(token: str, field: str, now: Optional[float] = None) -> None:
     """Refuse a JWT whose ``exp`` has passed (other tokens are opaque: the server judges them)."""
     expires = jwt_claims(token).get("exp")
     now = time.time() if now is None else now
     if isinstance(expires, (int, float)) and not isinstance(expires, bool) and expires <= now:
         raise KubeConfigError(
-            f"{field}: the token expired at {_utc(expires)}; get a new one (nothing was sent)"
+            f"{field}: the token expired at {rfc3339(expires)}; get a new one (nothing was sent)"
         )
 
 

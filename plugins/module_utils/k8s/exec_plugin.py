@@ -54,6 +54,74 @@ def _exec_strings(value: Any, field: str) -> list:
     return list(value)
 
 
+def _exec_api_version(config: Mapping[str, Any], field: str) -> str:
+    api_version = config.get("apiVersion")
+    if api_version in EXEC_REMOVED_VERSIONS:
+        raise KubeConfigError(
+            f"{field}.apiVersion: {api_version!r} was removed in "
+            f"{EXEC_REMOVED_VERSIONS[api_version]}; use {EXEC_API_VERSIONS[0]!r}"
+        )
+    if api_version not in EXEC_API_VERSIONS:
+        raise KubeConfigError(
+            f"{field}.apiVersion: {api_version!r} is not one of {', '.join(EXEC_API_VERSIONS)}"
+        )
+    return api_version
+
+
+def _exec_command(config: Mapping[str, Any], field: str, base_dir: str) -> str:
+    command = config.get("command")
+    if not isinstance(command, str) or not command:
+        raise KubeConfigError(f"{field}.command: expected the plugin's command, got {command!r}")
+    # Like client-go: a relative path with a separator is relative to the kubeconfig.
+    if os.sep in command and not os.path.isabs(command):
+        command = os.path.normpath(os.path.join(base_dir, command))
+    return command
+
+
+def _exec_env(config: Mapping[str, Any], field: str) -> dict:
+    """The variables ``env`` adds to the plugin's environment."""
+    extra_env = {}
+    for index, item in enumerate(config.get("env") or []):
+        where = f"{field}.env[{index}]"
+        if not isinstance(item, Mapping):
+            raise KubeConfigError(f"{where}: expected {{name, value}}, got {item!r}")
+        name, value = item.get("name"), item.get("value")
+        if not isinstance(name, str) or not name or not isinstance(value, str):
+            raise KubeConfigError(f"{where}: name and value must be strings, got {item!r}")
+        extra_env[name] = value
+    if config.get("env") is not None and not isinstance(config.get("env"), list):
+        raise KubeConfigError(f"{field}.env: expected a list, got {config.get('env')!r}")
+    return extra_env
+
+
+def _check_interactive_mode(config: Mapping[str, Any], field: str, api_version: str) -> None:
+    """Refuse a mode that needs a terminal: modules and the agent have none."""
+    mode = config.get("interactiveMode")
+    if mode is None and api_version.endswith("/v1"):
+        raise KubeConfigError(
+            f"{field}.interactiveMode: required by {api_version} (Never, IfAvailable, Always)"
+        )
+    mode = mode or "IfAvailable"
+    if mode not in INTERACTIVE_MODES:
+        raise KubeConfigError(
+            f"{field}.interactiveMode: {mode!r} is not one of {', '.join(INTERACTIVE_MODES)}"
+        )
+    if mode == "Always":
+        raise KubeConfigError(
+            f"{field}.interactiveMode: 'Always' needs a terminal, and Ansible modules and the "
+            "agent run without one; use a plugin mode that works unattended (Never)"
+        )
+
+
+def _provide_cluster_info(config: Mapping[str, Any], field: str) -> bool:
+    provide = config.get("provideClusterInfo", False)
+    if not isinstance(provide, bool):
+        raise KubeConfigError(
+            f"{field}.provideClusterInfo: expected true or false, got {provide!r}"
+        )
+    return provide
+
+
 class ExecPlugin(Credential):
     """A client-go credential plugin (``users[].user.exec``), run on demand and cached.
 
@@ -63,7 +131,7 @@ class ExecPlugin(Credential):
 
     refreshable = True
 
-    def __init__(  # noqa: PLR0912, PLR0915, PLR0917 - one field of the exec config each
+    def __init__(  # noqa: PLR0917 - kubeconfig reader's order
         self,
         config: Any,
         field: str,
@@ -75,66 +143,19 @@ class ExecPlugin(Credential):
         if not isinstance(config, Mapping):
             raise KubeConfigError(f"{field}: expected a mapping, got {config!r}")
         self.field = field
-        api_version = config.get("apiVersion")
-        if api_version in EXEC_REMOVED_VERSIONS:
-            raise KubeConfigError(
-                f"{field}.apiVersion: {api_version!r} was removed in "
-                f"{EXEC_REMOVED_VERSIONS[api_version]}; use {EXEC_API_VERSIONS[0]!r}"
-            )
-        if api_version not in EXEC_API_VERSIONS:
-            raise KubeConfigError(
-                f"{field}.apiVersion: {api_version!r} is not one of {', '.join(EXEC_API_VERSIONS)}"
-            )
-        self.api_version = api_version
-        command = config.get("command")
-        if not isinstance(command, str) or not command:
-            raise KubeConfigError(
-                f"{field}.command: expected the plugin's command, got {command!r}"
-            )
-        # Like client-go: a relative path with a separator is relative to the kubeconfig.
-        if os.sep in command and not os.path.isabs(command):
-            command = os.path.normpath(os.path.join(base_dir, command))
-        self.command = command
+        self.api_version = _exec_api_version(config, field)
+        self.command = _exec_command(config, field, base_dir)
         self.args = _exec_strings(config.get("args"), f"{field}.args")
         hint = config.get("installHint")
         if hint is not None and not isinstance(hint, str):
             raise KubeConfigError(f"{field}.installHint: expected a string, got {hint!r}")
         self.install_hint = hint
-        extra_env = {}
-        for index, item in enumerate(config.get("env") or []):
-            where = f"{field}.env[{index}]"
-            if not isinstance(item, Mapping):
-                raise KubeConfigError(f"{where}: expected {{name, value}}, got {item!r}")
-            name, value = item.get("name"), item.get("value")
-            if not isinstance(name, str) or not name or not isinstance(value, str):
-                raise KubeConfigError(f"{where}: name and value must be strings, got {item!r}")
-            extra_env[name] = value
-        if config.get("env") is not None and not isinstance(config.get("env"), list):
-            raise KubeConfigError(f"{field}.env: expected a list, got {config.get('env')!r}")
-        mode = config.get("interactiveMode")
-        if mode is None and api_version.endswith("/v1"):
-            raise KubeConfigError(
-                f"{field}.interactiveMode: required by {api_version} (Never, IfAvailable, Always)"
-            )
-        mode = mode or "IfAvailable"
-        if mode not in INTERACTIVE_MODES:
-            raise KubeConfigError(
-                f"{field}.interactiveMode: {mode!r} is not one of {', '.join(INTERACTIVE_MODES)}"
-            )
-        if mode == "Always":
-            raise KubeConfigError(
-                f"{field}.interactiveMode: 'Always' needs a terminal, and Ansible modules and the "
-                "agent run without one; use a plugin mode that works unattended (Never)"
-            )
-        provide = config.get("provideClusterInfo", False)
-        if not isinstance(provide, bool):
-            raise KubeConfigError(
-                f"{field}.provideClusterInfo: expected true or false, got {provide!r}"
-            )
+        extra_env = _exec_env(config, field)
+        _check_interactive_mode(config, field, self.api_version)
         spec: dict[str, Any] = {"interactive": False}
-        if provide:
+        if _provide_cluster_info(config, field):
             spec["cluster"] = dict(cluster_info or {})
-        exec_info = {"apiVersion": api_version, "kind": "ExecCredential", "spec": spec}
+        exec_info = {"apiVersion": self.api_version, "kind": "ExecCredential", "spec": spec}
         self.env = dict(os.environ if env is None else env)
         self.env.update(extra_env)
         self.env["KUBERNETES_EXEC_INFO"] = json.dumps(exec_info)

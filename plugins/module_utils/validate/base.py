@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
+from ..fornax.names import VALIDATION_LABEL
 from ..k8s.client import KubeApiError, KubeClient, KubeError, KubeUnreachable
 from ..k8s.config import ConnectionSettings, KubeConfigError, settings_from_kubeconfig
 from ..k8s.waiter import poll
 from .fleet import Fleet
 
-# The mark on every object a validation run creates (value: the run's id); the clean-up at the
-# start of every run removes whatever carries it.
-VALIDATION_LABEL = "edgeclusters.kubeedge.io/validation"
+# VALIDATION_LABEL marks every object a validation run creates (value: the run's id); the
+# clean-up at the start of every run removes whatever carries it.
 FIELD_MANAGER = "centaurus.fornax.validate"
 USER_AGENT = "centaurus.fornax.validate"
 

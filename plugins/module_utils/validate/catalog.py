@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Optional
 
+from ..fornax import names
+
 CLUSTER, CHILD, FLEET, HOST, GATEWAY = "cluster", "child", "fleet", "host", "gateway"
 SCOPES = (CLUSTER, CHILD, FLEET, HOST, GATEWAY)
 
@@ -42,7 +44,7 @@ DEFAULT_GROUP_VERSIONS = [
     "authentication.k8s.io/v1",
     "authorization.k8s.io/v1",
     "coordination.k8s.io/v1",
-    "edgeclusters.kubeedge.io/v1",
+    names.API_VERSION,
 ]
 
 

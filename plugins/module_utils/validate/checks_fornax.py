@@ -21,9 +21,8 @@ from ..fornax.cluster_view import heartbeat_age
 from ..fornax.rollup import DEFAULT_MAX_PATHS
 from ..k8s.client import KubeError
 from ..k8s.yaml_support import safe_dump
-from .base import VALIDATION_LABEL, CheckFailed, Validation
+from .base import CheckFailed, Validation
 
-HEALTHY = "healthy"
 SHOWN = 8  # differences listed in one failure message
 
 
@@ -41,7 +40,7 @@ def registered(v: Validation, cluster: str, p: dict) -> str:
         raise CheckFailed(f"{cluster} is not registered at its parent {parent}", [cluster])
     status = ec.get("status") or {}
     health = status.get("healthStatus") or "no health reported"
-    if health != HEALTHY:
+    if health != names.HEALTHY:
         why = f": {status['message']}" if status.get("message") else ""
         raise CheckFailed(f"{cluster} is {health} at its parent {parent}{why}", [cluster])
     age = heartbeat_age(status.get("lastHeartbeat"))
@@ -55,7 +54,7 @@ def registered(v: Validation, cluster: str, p: dict) -> str:
 
 
 def _expected_subtree(v: Validation, cluster: str) -> dict:
-    return {v.fleet.rel_path(name, cluster): HEALTHY for name in v.fleet.below(cluster)}
+    return {v.fleet.rel_path(name, cluster): names.HEALTHY for name in v.fleet.below(cluster)}
 
 
 def _diff(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> tuple:
@@ -271,7 +270,8 @@ def states_probe(v: Validation, at: str, name: str, expected: dict, p: dict) -> 
             status.get("states") or {}, (status.get("subtreeSummaries") or {}).values()
         )
         want = states.summarize(expected)
-        ok = all(summary.get(k) == want.get(k) for k in ("clusters", "matched", "ready"))
+        counted = (states.CLUSTERS, states.MATCHED, states.READY)
+        ok = all(summary.get(k) == want.get(k) for k in counted)
         return ok, f"summary {summary}, want {want}", ()
     lines, paths = _diff(expected, actual)
     if lines:
@@ -467,7 +467,8 @@ def rollup(v: Validation, _target: str, p: dict) -> str:
             status = _mission_at(v, layer, name, p).get("status") or {}
             summary = status.get("summary") or {}
             want = states.summarize(expected)
-            if any(summary.get(k) != want[k] for k in ("clusters", "matched", "ready", "failed")):
+            counted = (states.CLUSTERS, states.MATCHED, states.READY, states.FAILED)
+            if any(summary.get(k) != want[k] for k in counted):
                 raise CheckFailed(
                     f"Mission {name} at {layer}: summary {summary} does not count its states "
                     f"{want}",
@@ -499,7 +500,7 @@ def edgecluster_info(v: Validation, _target: str, p: dict) -> str:
                 )
             if sorted(status.get("nodes") or []) != nodes:
                 problems.append(f"nodes {status.get('nodes')} (the cluster has {nodes})")
-            if not status.get("lastHeartbeat") or status.get("healthStatus") != HEALTHY:
+            if not status.get("lastHeartbeat") or status.get("healthStatus") != names.HEALTHY:
                 problems.append(f"health {status.get('healthStatus')}")
             if problems:
                 wrong.append((cluster, f"{cluster} at {parent}: {', '.join(problems)}"))
@@ -585,7 +586,7 @@ def _health_probe(v: Validation, cluster: str, want: str, p: dict, cleared: bool
         return False, f"{cluster} is {health} at {parent}", [cluster]
     if cleared and subs:
         return False, f"{cluster}'s sub-clusters not cleared at {parent}: {subs}", [cluster]
-    if want == HEALTHY:
+    if want == names.HEALTHY:
         lines, paths = _diff(_expected_subtree(v, cluster), subs)
         if lines:
             return (
@@ -607,7 +608,7 @@ def stop_agent(v: Validation, _target: str, p: dict) -> str:
         with v.controller.disrupted(target, "agent", float(p["control_timeout"])):
             v.wait(
                 f"{target} disconnected, sub-clusters cleared",
-                lambda: _health_probe(v, target, "disconnected", p, cleared=True),
+                lambda: _health_probe(v, target, names.DISCONNECTED, p, cleared=True),
                 disconnect,
             )
             unreachable = {
@@ -619,7 +620,7 @@ def stop_agent(v: Validation, _target: str, p: dict) -> str:
             wait_states(v, name, unreachable, p)
         v.wait(
             f"{target} healthy again with its subtree",
-            lambda: _health_probe(v, target, HEALTHY, p),
+            lambda: _health_probe(v, target, names.HEALTHY, p),
             disconnect,
         )
         wait_states(v, name, expected_states(v, None, "1/1"), p)
@@ -629,13 +630,76 @@ def stop_agent(v: Validation, _target: str, p: dict) -> str:
     )
 
 
+def _while_cut_off(v: Validation, target: str, keep: str, p: dict) -> None:
+    """With ``target``'s uplink cut: its subtree keeps ``keep`` and still sees its children."""
+    v.wait(
+        f"{target} disconnected",
+        lambda: _health_probe(v, target, names.DISCONNECTED, p),
+        float(p["disconnect_timeout"]),
+    )
+    inside = v.fleet.subtree(target)
+    ok, detail, affects = presence(v, deployment_path(p, keep), {n: True for n in inside}, p)
+    if not ok:
+        raise CheckFailed(f"cut off, {target}'s subtree lost its content: {detail}", affects)
+    if v.fleet.is_leaf(target):
+        return
+    for child in v.fleet.children(target):
+        v.wait(
+            f"{target} still sees {child}",
+            lambda c=child: _health_probe(v, c, names.HEALTHY, p),
+            float(p["wait_timeout"]),
+        )
+    wait_states(v, keep, expected_states(v, None, "1/1", top=target), p, at=target)
+
+
+def _change_while_cut_off(v: Validation, target: str, missions: tuple, p: dict) -> None:
+    """At the root: update ``keep``, create ``late``, delete ``drop``; none reaches ``target``."""
+    keep, drop, late = missions
+    changed = {"spec": {"missionresource": safe_dump(deployment(v, keep, p, 2))}}
+    v.call(
+        v.fleet.root,
+        "change, create and delete Missions",
+        lambda c: (
+            c.patch(names.mission_path(keep), changed),
+            c.create(names.MISSIONS, mission_object(v, late, deployment(v, late, p))),
+            c.delete(names.mission_path(drop)),
+        ),
+        p,
+    )
+    time.sleep(min(3.0, float(p["wait_timeout"])))
+    inside = v.fleet.subtree(target)
+    leaked = [n for n in inside if _exists(v, n, names.mission_path(late), p)]
+    if leaked:
+        raise CheckFailed(
+            f"a Mission created at the root reached {leaked} through a cut link", leaked
+        )
+
+
+def _converged_after_cut(v: Validation, missions: tuple, p: dict) -> None:
+    """Once the link is back, every change made meanwhile arrives everywhere."""
+    keep, drop, late = missions
+    below = v.fleet.below(v.fleet.root)
+    v.wait(
+        f"{late} everywhere after the link returned",
+        lambda: presence(v, deployment_path(p, late), {n: True for n in below}, p),
+        float(p["wait_timeout"]),
+    )
+    wait_states(v, late, expected_states(v, None, "1/1"), p)
+    v.wait(
+        f"{keep} updated everywhere",
+        lambda: _replicas_probe(v, deployment_path(p, keep), 2, p),
+        float(p["wait_timeout"]),
+    )
+    wait_presence(
+        v, deployment_path(p, drop), {n: False for n in below}, p, f"{drop} gone everywhere"
+    )
+
+
 def cut_uplink(v: Validation, _target: str, p: dict) -> str:
     _require_children(v)
     target = pick_middle(v)
-    inside = v.fleet.subtree(target)
-    below = v.fleet.below(v.fleet.root)
-    keep, drop, late = (v.object_name(s) for s in ("cut-keep", "cut-drop", "cut-late"))
-    disconnect = float(p["disconnect_timeout"])
+    missions = tuple(v.object_name(s) for s in ("cut-keep", "cut-drop", "cut-late"))
+    keep, drop, late = missions
     with (
         mission(v, keep, deployment(v, keep, p, 1), p),
         mission(v, drop, deployment(v, drop, p), p),
@@ -643,59 +707,10 @@ def cut_uplink(v: Validation, _target: str, p: dict) -> str:
         wait_states(v, keep, expected_states(v, None, "1/1"), p)
         wait_states(v, drop, expected_states(v, None, "1/1"), p)
         with v.controller.disrupted(target, "uplink", float(p["control_timeout"])):
-            v.wait(
-                f"{target} disconnected",
-                lambda: _health_probe(v, target, "disconnected", p),
-                disconnect,
-            )
-            ok, detail, affects = presence(
-                v, deployment_path(p, keep), {n: True for n in inside}, p
-            )
-            if not ok:
-                raise CheckFailed(
-                    f"cut off, {target}'s subtree lost its content: {detail}", affects
-                )
-            if not v.fleet.is_leaf(target):
-                for child in v.fleet.children(target):
-                    v.wait(
-                        f"{target} still sees {child}",
-                        lambda c=child: _health_probe(v, c, HEALTHY, p),
-                        float(p["wait_timeout"]),
-                    )
-                wait_states(v, keep, expected_states(v, None, "1/1", top=target), p, at=target)
-            changed = {"spec": {"missionresource": safe_dump(deployment(v, keep, p, 2))}}
-            root = v.fleet.root
-            v.call(
-                root,
-                "change, create and delete Missions",
-                lambda c: (
-                    c.patch(names.mission_path(keep), changed),
-                    c.create(names.MISSIONS, mission_object(v, late, deployment(v, late, p))),
-                    c.delete(names.mission_path(drop)),
-                ),
-                p,
-            )
-            time.sleep(min(3.0, float(p["wait_timeout"])))
-            leaked = [n for n in inside if _exists(v, n, names.mission_path(late), p)]
-            if leaked:
-                raise CheckFailed(
-                    f"a Mission created at the root reached {leaked} through a cut link", leaked
-                )
+            _while_cut_off(v, target, keep, p)
+            _change_while_cut_off(v, target, missions, p)
         try:
-            v.wait(
-                f"{late} everywhere after the link returned",
-                lambda: presence(v, deployment_path(p, late), {n: True for n in below}, p),
-                float(p["wait_timeout"]),
-            )
-            wait_states(v, late, expected_states(v, None, "1/1"), p)
-            v.wait(
-                f"{keep} updated everywhere",
-                lambda: _replicas_probe(v, deployment_path(p, keep), 2, p),
-                float(p["wait_timeout"]),
-            )
-            wait_presence(
-                v, deployment_path(p, drop), {n: False for n in below}, p, f"{drop} gone everywhere"
-            )
+            _converged_after_cut(v, missions, p)
         finally:
             delete_mission(v, late, p)
     return (
@@ -727,12 +742,12 @@ def stop_apiserver(v: Validation, _target: str, p: dict) -> str:
     with v.controller.disrupted(target, "apiserver", float(p["control_timeout"])):
         v.wait(
             f"{target} unhealthy at {parent}",
-            lambda: _health_probe(v, target, "unhealthy", p),
+            lambda: _health_probe(v, target, names.UNHEALTHY, p),
             disconnect,
         )
         v.wait(
             f"{target} unhealthy as the root sees it",
-            lambda: seen_from_root("unhealthy"),
+            lambda: seen_from_root(names.UNHEALTHY),
             disconnect,
         )
 
@@ -742,13 +757,15 @@ def stop_apiserver(v: Validation, _target: str, p: dict) -> str:
         except KubeError as exc:
             return False, f"{target}'s API server: {exc}", [target]
         return (
-            ready and _health_probe(v, target, HEALTHY, p)[0],
+            ready and _health_probe(v, target, names.HEALTHY, p)[0],
             f"{target} ready and healthy",
             [target],
         )
 
     v.wait(f"{target} healthy again", back, disconnect)
-    v.wait(f"{target} healthy as the root sees it", lambda: seen_from_root(HEALTHY), disconnect)
+    v.wait(
+        f"{target} healthy as the root sees it", lambda: seen_from_root(names.HEALTHY), disconnect
+    )
     return (
         f"{target}'s API server stopped: unhealthy at {parent} and at the root; started again: "
         "healthy"
@@ -758,7 +775,7 @@ def stop_apiserver(v: Validation, _target: str, p: dict) -> str:
 def leftovers(v: Validation, p: dict, run: Optional[str] = None) -> list:
     """Delete validation Missions at the root (of run ``run``, else of any run); their names."""
     root = v.fleet.root
-    selector = f"{VALIDATION_LABEL}={run}" if run else VALIDATION_LABEL
+    selector = f"{names.VALIDATION_LABEL}={run}" if run else names.VALIDATION_LABEL
     found = v.get(root, names.MISSIONS, p, labelSelector=selector).get("items") or []
     gone = []
     for item in found:

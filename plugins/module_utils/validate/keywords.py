@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from ..fornax import names
 from . import catalog, checks_fornax, checks_k8s, checks_network, checks_security
-from .base import VALIDATION_LABEL, CheckFailed, CheckSkipped, Validation, log
+from .base import CheckFailed, CheckSkipped, Validation, log
 from .blueprint import load_blueprint, plan
 from .control import Controller, Journal
 from .fleet import fleet_from_members
@@ -144,7 +144,7 @@ class FornaxValidation:
     def remove_this_runs_missions(self) -> None:
         """Delete the Missions this run created at the root (its teardown; never fails)."""
         v = self.validation
-        selector = f"{VALIDATION_LABEL}={v.short_id}"
+        selector = f"{names.VALIDATION_LABEL}={v.short_id}"
         try:
             with v.client(v.fleet.root) as client:
                 items = client.get(names.MISSIONS, labelSelector=selector).get("items") or []

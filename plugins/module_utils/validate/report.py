@@ -159,8 +159,8 @@ def options_text(options: dict) -> str:
     return f"layers: {layers}; optional: {optional}; disruptive tests: {destructive}"
 
 
-def html_page(record: dict) -> str:
-    results = cluster_results(record)
+def _html_head(record: dict) -> list:
+    """The title, the verdict, the run's facts and the show-stoppers that failed."""
     totals = record["totals"]
     out = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -186,24 +186,24 @@ def html_page(record: dict) -> str:
             for f in record["show_stopper_failures"]
         )
         out.append("</ul></div>")
-    out.append("<h2>The fleet</h2>")
-    out.append(tree_svg(record, results))
-    out.append(
-        "<div class='legend'>"
-        + "".join(
-            f"<span style='background:{COLOURS[k]}'></span>{label}"
-            for k, label in (
-                ("pass", "all passed"),
-                ("fail", "a test failed"),
-                ("skip", "not run"),
-            )
-        )
-        + "</div>"
+    return out
+
+
+def _html_fleet(record: dict, results: dict) -> list:
+    """The picture of the tree and its legend."""
+    legend = "".join(
+        f"<span style='background:{COLOURS[k]}'></span>{label}"
+        for k, label in (("pass", "all passed"), ("fail", "a test failed"), ("skip", "not run"))
     )
-    out.append(
+    return ["<h2>The fleet</h2>", tree_svg(record, results), f"<div class='legend'>{legend}</div>"]
+
+
+def _html_suites(record: dict) -> list:
+    """The table of suites: status, counts, time and links to their result files."""
+    out = [
         "<h2>Suites</h2><table><tr><th>layer/suite</th><th>status</th><th>passed</th>"
         "<th>failed</th><th>skipped</th><th>seconds</th><th>results</th></tr>"
-    )
+    ]
     for suite in record["suites"]:
         links = " ".join(
             f"<a href='{_e(suite['dir'])}/{f}'>{f}</a>"
@@ -220,6 +220,12 @@ def html_page(record: dict) -> str:
             f"<tr><td>{_e(suite_id)}</td><td class='skip'>NOT RUN</td><td colspan=5></td></tr>"
         )
     out.append("</table>")
+    return out
+
+
+def _html_tests(record: dict, results: dict) -> list:
+    """The whole-tree scenarios, then each cluster's tests."""
+    out = []
     head = "<tr><th>test</th><th>status</th><th>show-stopper</th><th>message</th></tr>"
     fleet_tests = [(s, t) for s in record["suites"] for t in s["tests"] if not t.get("cluster")]
     if fleet_tests:
@@ -238,6 +244,13 @@ def html_page(record: dict) -> str:
         out.append("<table><tr><th>suite</th>" + head[4:])
         out.extend(_test_row(s, t) for s, t in r["tests"])
         out.append("</table>")
+    return out
+
+
+def html_page(record: dict) -> str:
+    results = cluster_results(record)
+    out = _html_head(record) + _html_fleet(record, results)
+    out += _html_suites(record) + _html_tests(record, results)
     if record.get("cleanup"):
         out.append("<h2>Clean-up</h2><ul>")
         out.extend(f"<li>{_e(line)}</li>" for line in record["cleanup"])

@@ -16,7 +16,6 @@ written. Robot Framework is imported here only, so the rest of the package needs
 from __future__ import annotations
 
 import contextlib
-import datetime
 import io
 import json
 import os
@@ -24,6 +23,7 @@ import signal
 import time
 from typing import Any, Optional
 
+from ..k8s.timestamps import rfc3339
 from . import catalog, checks_fornax
 from .base import CheckFailed, Validation
 from .blueprint import load_blueprint, plan
@@ -237,8 +237,52 @@ def prepare(config: dict) -> tuple:
     return fleet, blueprint, suites, validation, controller
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
+def _run_suites(suites: list, results_dir: str, config_path: str) -> tuple:
+    """(records, outcome): run the suites in order until a signal or an interrupt; after a
+    show-stopper failed, the rest run as skipped (run_suite is told why)."""
+    records: list = []
+    stopped: Optional[str] = None
+    try:
+        for planned in suites:
+            record = run_suite(planned, results_dir, config_path, stopped)
+            records.append(record)
+            if any(SIGNALLED in (t["message"] or "") for t in record["tests"]):
+                return records, "interrupted"
+            failed = _first_show_stopper(record)
+            if stopped is None and failed is not None:
+                stopped = f"{failed['test']} ({failed['name']})"
+    except (KeyboardInterrupt, Interrupted) as exc:
+        return records, f"interrupted ({type(exc).__name__})"
+    return records, "completed"
+
+
+def _run_record(
+    config: dict, blueprint: Any, fleet: Any, suites: list, records: list, **facts: Any
+) -> dict:
+    """The record of a run (before summarise): ``records`` of the suites that ran, ``facts``
+    its start, duration, outcome, clean-up and tools."""
+    return {
+        "run_id": config["run_id"],
+        "blueprint": {
+            "name": blueprint.name,
+            "description": blueprint.description,
+            "source": config["blueprint_source"],
+        },
+        "started": facts["started"],
+        "finished": rfc3339(),
+        "duration_seconds": facts["duration_seconds"],
+        "outcome": facts["outcome"],
+        "options": {
+            "layers": list(config.get("layers") or []),
+            "optional": list(config.get("optional") or []),
+            "destructive": bool(config.get("destructive")),
+        },
+        "fleet": fleet_record(fleet),
+        "suites": records,
+        "not_run": [s.id for s in suites[len(records) :]],
+        "cleanup": facts["cleanup"],
+        "tools": facts["tools"],
+    }
 
 
 def run_validation(config: dict, versions: Optional[dict] = None) -> dict:
@@ -251,25 +295,14 @@ def run_validation(config: dict, versions: Optional[dict] = None) -> dict:
     config_path = os.path.join(results_dir, CONFIG_FILE)
     with open(config_path, "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=2)
-    started, clock = _now(), time.monotonic()
+    started, clock = rfc3339(), time.monotonic()
     records: list = []
-    stopped: Optional[str] = None
     outcome = "completed"
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     held: dict = {}
     done: list = []
     try:
-        for planned in suites:
-            record = run_suite(planned, results_dir, config_path, stopped)
-            records.append(record)
-            if any(SIGNALLED in (t["message"] or "") for t in record["tests"]):
-                outcome = "interrupted"
-                break
-            failed = _first_show_stopper(record)
-            if stopped is None and failed is not None:
-                stopped = f"{failed['test']} ({failed['name']})"
-    except (KeyboardInterrupt, Interrupted) as exc:
-        outcome = f"interrupted ({type(exc).__name__})"
+        records, outcome = _run_suites(suites, results_dir, config_path)
     finally:
         # From here on SIGINT and SIGTERM are held: the clean-up and the reports finish first.
         held = hold_signals()
@@ -278,28 +311,18 @@ def run_validation(config: dict, versions: Optional[dict] = None) -> dict:
         )
         done = cleanup(validation, controller, control_timeout, own_only=True)
     try:
-        record = {
-            "run_id": config["run_id"],
-            "blueprint": {
-                "name": blueprint.name,
-                "description": blueprint.description,
-                "source": config["blueprint_source"],
-            },
-            "started": started,
-            "finished": _now(),
-            "duration_seconds": round(time.monotonic() - clock, 1),
-            "outcome": outcome,
-            "options": {
-                "layers": list(config.get("layers") or []),
-                "optional": list(config.get("optional") or []),
-                "destructive": bool(config.get("destructive")),
-            },
-            "fleet": fleet_record(fleet),
-            "suites": records,
-            "not_run": [s.id for s in suites[len(records) :]],
-            "cleanup": done,
-            "tools": dict(versions or {}, robotframework=robot.version.get_version()),
-        }
+        record = _run_record(
+            config,
+            blueprint,
+            fleet,
+            suites,
+            records,
+            started=started,
+            duration_seconds=round(time.monotonic() - clock, 1),
+            outcome=outcome,
+            cleanup=done,
+            tools=dict(versions or {}, robotframework=robot.version.get_version()),
+        )
         summarise(record)
         write_reports(results_dir, record)
     finally:

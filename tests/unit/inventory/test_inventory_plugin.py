@@ -116,6 +116,7 @@ def test_hostvars_of_a_leaf_host(abcd):
     assert found["fornax_cluster_labels"] == {"company": "futurewei"}
     assert found["fornax_api_endpoint"] == "https://198.18.3.10:6443"
     assert found["fornax_parent_api_endpoint"] == "https://198.18.2.10:6443"
+    assert found["fornax_parent_group"] == "cluster_c"
     assert found["fornax_host_roles"] == ["edge_node"]
     assert found["fornax_gateway"] is None
     assert found["fornax_vpcs"] == []
@@ -133,6 +134,7 @@ def test_root_and_gateway_hostvars(abcd):
     found = hostvars(abcd, "a-gw-1")
     assert found["fornax_parent"] is None
     assert found["fornax_parent_api_endpoint"] is None
+    assert found["fornax_parent_group"] is None
     assert found["fornax_tier"] == 0
     assert found["fornax_path"] == "a"
     assert found["fornax_children"] == ["b"]

@@ -6,7 +6,6 @@ import pytest
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     APPLY_PATCH,
-    JSON_PATCH,
     MERGE_PATCH,
     contains,
     is_idempotent,
@@ -22,7 +21,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
         ("DELETE", "application/json", True),
         ("PATCH", APPLY_PATCH, True),
         ("PATCH", MERGE_PATCH, True),
-        ("PATCH", JSON_PATCH, False),  # "add to a list" twice adds twice
+        ("PATCH", "application/json-patch+json", False),  # "add to a list" twice adds twice
         ("POST", "application/json", False),
     ],
 )
