@@ -23,7 +23,8 @@ author:
   - centaurus.fornax contributors (@centaurus-fornax)
 options:
   dest:
-    description: The bundle directory; replaced when it holds a bundle, refused when it holds other files.
+    description:
+      - The bundle directory; replaced when it holds a bundle, refused when it holds other files.
     type: path
     required: true
   hosts:
@@ -48,7 +49,9 @@ options:
     type: path
     required: true
   images_src:
-    description: Directory of the node image archives with their C(SHA256SUMS) (needed when the fleet has nodes).
+    description:
+      - Directory of the node image archives with their C(SHA256SUMS) (needed when the fleet
+        has nodes).
     type: path
     default: ""
   bpf_src:
@@ -60,11 +63,14 @@ options:
     type: path
     required: true
   requirements:
-    description: The controller's requirements file; its wheels are downloaded with C(python -m pip download).
+    description:
+      - The controller's requirements file; its wheels are downloaded with C(pip download).
     type: path
     required: true
   python:
-    description: The Python whose pip downloads the wheels (the controller's Python at the site must match it).
+    description:
+      - The Python whose pip downloads the wheels (the controller's Python at the site must
+        be the same version).
     type: str
     required: true
   apt_base_status:
@@ -102,7 +108,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 manifest_sha256:
-  description: The sha256 of C(MANIFEST.json); pin it with C(fornax_bundle_manifest_sha256) at the site.
+  description:
+    - The sha256 of C(MANIFEST.json); pin it with C(fornax_bundle_manifest_sha256) at the site.
   returned: success
   type: str
 needs:
@@ -128,6 +135,8 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -155,17 +164,17 @@ ARGS = dict(
 )
 
 
-def _fresh_dest(dest):
+def _fresh_dest(dest: str) -> None:
     if os.path.isdir(dest) and os.listdir(dest):
         if not os.path.isfile(os.path.join(dest, layout.MANIFEST)):
             raise manifest.BundleError(
-                "%s is not empty and holds no %s: refusing to replace it" % (dest, layout.MANIFEST)
+                f"{dest} is not empty and holds no {layout.MANIFEST}: refusing to replace it"
             )
         shutil.rmtree(dest)
     os.makedirs(dest, exist_ok=True)
 
 
-def _distro():
+def _distro() -> str:
     try:
         with open("/etc/os-release") as handle:
             fields = dict(line.rstrip("\n").split("=", 1) for line in handle if "=" in line)
@@ -174,34 +183,45 @@ def _distro():
     return fields.get("VERSION_CODENAME", "").strip('"')
 
 
-def _collect(p, needs, work):
+def _collect(p: dict[str, Any], needs: dict[str, Any], work: str) -> tuple[dict, dict]:
     """Each part into its directory; returns (contents, seconds per part)."""
-    dest, contents, seconds = p["dest"], {}, {}
+    contents: dict[str, list[str]] = {}
+    seconds: dict[str, float] = {}
 
-    def part(name, subdir, func):
+    def part(name: str, subdir: str, func: Callable[[str], list[str]]) -> None:
         started = time.monotonic()
-        contents[name] = func(os.path.join(dest, subdir))
+        contents[name] = func(os.path.join(p["dest"], subdir))
         seconds[name] = round(time.monotonic() - started, 1)
 
     k8s_src = p["k8s_bin_src"].replace("{version}", needs["kubernetes_version"])
     part("binaries", layout.K8S_BIN, lambda d: collect.copy_checked(k8s_src, needs["binaries"], d))
-    contents["binaries"] = needs["binaries"]
-    part("debs", layout.DEBS, lambda d: debs.download_closure(needs["packages"], d, work, p["apt_base_status"]))
-    debs.write_index(os.path.join(dest, layout.DEBS))
+    part(
+        "debs",
+        layout.DEBS,
+        lambda d: debs.download_closure(needs["packages"], d, work, p["apt_base_status"]),
+    )
+    debs.write_index(os.path.join(p["dest"], layout.DEBS))
     contents["packages"] = needs["packages"]
     if needs["images"]:
         if not p["images_src"]:
             raise manifest.BundleError("the fleet has nodes, so images_src is needed")
-        part("images", layout.IMAGES, lambda d: collect.copy_checked(p["images_src"], needs["images"], d))
+        part(
+            "images",
+            layout.IMAGES,
+            lambda d: collect.copy_checked(p["images_src"], needs["images"], d),
+        )
     contents["images"] = needs["images"]
-    part("bpf", layout.BPF, lambda d: collect.copy_files(os.path.join(p["bpf_src"], "*.bpf.o"), d, "XDP objects"))
+    bpf = os.path.join(p["bpf_src"], "*.bpf.o")
+    part("bpf", layout.BPF, lambda d: collect.copy_files(bpf, d, "XDP objects"))
     part("agent", layout.AGENT, lambda d: collect.collect_agent(p["collection_root"], d))
-    part("collection", layout.COLLECTION, lambda d: collect.copy_files(p["collection_tarball"], d, "collection tarball"))
-    part("wheels", layout.WHEELS, lambda d: collect.download_wheels(p["python"], p["requirements"], d))
+    tarball = p["collection_tarball"]
+    part("collection", layout.COLLECTION, lambda d: collect.copy_files(tarball, d, "collection"))
+    wheels = (p["python"], p["requirements"])
+    part("wheels", layout.WHEELS, lambda d: collect.download_wheels(*wheels, d))
     return contents, seconds
 
 
-def build(p):
+def build(p: dict[str, Any]) -> dict[str, Any]:
     """Build the bundle of p (the module's parameters); return the module's result."""
     needs = plan.fleet_needs(p["hosts"], plan.role_defaults(p["roles_dir"]))
     if not needs["kubernetes_version"]:
@@ -226,10 +246,17 @@ def build(p):
         started = time.monotonic()
         collect.tarball(p["dest"], p["tarball"])
         seconds["tarball"] = round(time.monotonic() - started, 1)
-    return dict(changed=True, manifest_sha256=digest, needs=needs, files=len(made["files"]), bytes=size, seconds=seconds)
+    return dict(
+        changed=True,
+        manifest_sha256=digest,
+        needs=needs,
+        files=len(made["files"]),
+        bytes=size,
+        seconds=seconds,
+    )
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=False)
     try:
         result = build(module.params)

@@ -34,7 +34,8 @@ options:
     type: path
     required: true
   manifest_sha256:
-    description: The sha256 the manifest must have (printed when the bundle was built); empty trusts it.
+    description:
+      - The sha256 the manifest must have (printed when the bundle was built); empty trusts it.
     type: str
     default: ""
 attributes:
@@ -58,7 +59,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 paths:
-  description: Controller path of each part of the bundle (k8s_bin, k8s_sums, debs, images, bpf, ...).
+  description: Controller path of each part of the bundle (k8s_bin, k8s_sums, debs, bpf, ...).
   returned: success
   type: dict
 kubernetes_version:
@@ -87,7 +88,7 @@ ARGS = dict(
 )
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
     p = module.params
     try:

@@ -1,19 +1,16 @@
 # Copyright: contributors to centaurus.fornax
 # Apache License 2.0 (see LICENSE)
-"""Copying the parts of a bundle: checked binaries, the agent, the collection, the wheels.
-
-Python 3.8-compatible.
-"""
+"""Copying the parts of a bundle: checked binaries, the agent, the collection, the wheels."""
 
 from __future__ import annotations
 
 import glob
 import os
 import shutil
-import subprocess
 import tarfile
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.bundle import layout
+from ansible_collections.centaurus.fornax.plugins.module_utils.bundle.debs import run
 from ansible_collections.centaurus.fornax.plugins.module_utils.bundle.manifest import (
     BundleError,
     sha256_file,
@@ -22,7 +19,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.bundle.manifest i
 AGENT_ARCHIVE = "fornax-agent.tar"
 
 
-def read_sums(path):
+def read_sums(path: str) -> dict[str, str]:
     """A `sha256sum` output file as {file name: sha256}."""
     sums = {}
     try:
@@ -32,11 +29,11 @@ def read_sums(path):
                 if len(parts) == 2:
                     sums[parts[1].lstrip("*")] = parts[0]
     except OSError as exc:
-        raise BundleError("cannot read the checksums %s (%s)" % (path, exc.strerror))
+        raise BundleError(f"cannot read the checksums {path} ({exc.strerror})") from None
     return sums
 
 
-def copy_checked(src_dir, names, dest_dir):
+def copy_checked(src_dir: str, names: list[str], dest_dir: str) -> list[str]:
     """Copy names from src_dir, each checked against src_dir's SHA256SUMS (or the parent's)."""
     sums_file = os.path.join(src_dir, layout.SUMS)
     if not os.path.isfile(sums_file):
@@ -46,19 +43,19 @@ def copy_checked(src_dir, names, dest_dir):
     for name in names:
         src = os.path.join(src_dir, name)
         if name not in sums:
-            raise BundleError("%s: no sha256 in %s" % (src, sums_file))
+            raise BundleError(f"{src}: no sha256 in {sums_file}")
         if not os.path.isfile(src):
-            raise BundleError("%s is missing (expected sha256 %s)" % (src, sums[name]))
+            raise BundleError(f"{src} is missing (expected sha256 {sums[name]})")
         got = sha256_file(src)
         if got != sums[name]:
-            raise BundleError("%s: sha256 %s does not match %s (%s)" % (src, got, sums[name], sums_file))
+            raise BundleError(f"{src}: sha256 {got} does not match {sums[name]} ({sums_file})")
         shutil.copy2(src, os.path.join(dest_dir, name))
     with open(os.path.join(dest_dir, layout.SUMS), "w") as handle:
-        for name in sorted(names):
-            handle.write("%s  %s\n" % (sums[name], name))
+        handle.writelines(f"{sums[name]}  {name}\n" for name in sorted(names))
+    return sorted(names)
 
 
-def _add_tree(tar, src, arcname):
+def _add_tree(tar: tarfile.TarFile, src: str, arcname: str) -> None:
     for folder, dirs, files in os.walk(src):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
@@ -71,10 +68,10 @@ def _add_tree(tar, src, arcname):
                 tar.addfile(info, handle)
 
 
-def collect_agent(collection_root, dest_dir):
+def collect_agent(collection_root: str, dest_dir: str) -> list[str]:
     """The agent as its hosts run it: the one place that says what the agent is made of.
 
-    Today: agent/fornax_agent and the collection's module_utils in one reproducible tar (the
+    Today agent/fornax_agent and the collection's module_utils in one reproducible tar (the
     layout roles/cascade unpacks). Change this function when the agent's packaging changes.
     """
     os.makedirs(dest_dir, exist_ok=True)
@@ -89,37 +86,28 @@ def collect_agent(collection_root, dest_dir):
     return [AGENT_ARCHIVE]
 
 
-def copy_files(pattern, dest_dir, what):
+def copy_files(pattern: str, dest_dir: str, what: str) -> list[str]:
     """Copy every file matching pattern; refuse an empty match naming what was looked for."""
     found = sorted(glob.glob(pattern))
     if not found:
-        raise BundleError("no %s at %s" % (what, pattern))
+        raise BundleError(f"no {what} at {pattern}")
     os.makedirs(dest_dir, exist_ok=True)
     for path in found:
         shutil.copy2(path, os.path.join(dest_dir, os.path.basename(path)))
     return [os.path.basename(p) for p in found]
 
 
-def download_wheels(python, requirements, dest_dir):
+def download_wheels(python: str, requirements: str, dest_dir: str) -> list[str]:
     """pip download of the controller's requirements (wheels only, for this Python)."""
     os.makedirs(dest_dir, exist_ok=True)
-    done = subprocess.run(
-        [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-         "--only-binary=:all:", "--dest", dest_dir, "--requirement", requirements],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        tail = done.stdout.decode(errors="replace").strip().splitlines()[-5:]
-        raise BundleError("pip download -r %s failed: %s" % (requirements, " | ".join(tail)))
+    argv = [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
+    argv += ["--only-binary=:all:", "--dest", dest_dir, "--requirement", requirements]
+    run(argv, f"pip download -r {requirements}")
     return sorted(os.listdir(dest_dir))
 
 
-def tarball(root, out):
+def tarball(root: str, out: str) -> int:
     """One uncompressed tar of the bundle directory (the binaries barely compress)."""
     with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as tar:
         tar.add(root, arcname=os.path.basename(os.path.normpath(root)))
     return os.path.getsize(out)
-
-

@@ -1,9 +1,6 @@
 # Copyright: contributors to centaurus.fornax
 # Apache License 2.0 (see LICENSE)
-"""Where each part lives inside a bundle directory: the one place that names them.
-
-Python 3.8-compatible: the modules run this on the controller's Python.
-"""
+"""Where each part lives inside a bundle directory: the one place that names them."""
 
 from __future__ import annotations
 
@@ -22,14 +19,13 @@ BPF = "bpf"
 AGENT = "agent"
 COLLECTION = "collection"
 WHEELS = "wheels"
-PARTS = (K8S_BIN, DEBS, IMAGES, BPF, AGENT, COLLECTION, WHEELS)
 
-# The flat apt repository of DEBS: its index and the file naming it as a source.
+# The flat apt repository of DEBS: its index and release file.
 DEBS_INDEX = "Packages"
 DEBS_RELEASE = "Release"
 
 
-def role_paths(root):
+def role_paths(root: str) -> dict[str, str]:
     """Controller paths of the parts, keyed by the name the playbooks give each one."""
     root = os.path.abspath(root)
     return {

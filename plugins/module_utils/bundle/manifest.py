@@ -2,9 +2,9 @@
 # Apache License 2.0 (see LICENSE)
 """The bundle's manifest: the sha256 and size of every file, and what the bundle is for.
 
-The manifest itself is the root of trust: `verify` refuses a file that is missing, changed or
-not listed, and a bundle made for another Kubernetes version or lacking a part a fleet needs.
-Python 3.8-compatible.
+The manifest itself is the root of trust (pin its sha256 with fornax_bundle_manifest_sha256):
+`verify` refuses a file that is missing, changed or not listed, and a bundle made for another
+Kubernetes version or lacking a part a fleet needs, naming each.
 """
 
 from __future__ import annotations
@@ -12,17 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from typing import Any, Optional
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.bundle import layout
 
 _CHUNK = 1 << 20
+# What a fleet needs, by kind, and the word each problem names it with.
+NEED_KINDS = (("binaries", "binary"), ("packages", "package"), ("images", "image"))
 
 
 class BundleError(Exception):
     """A bundle that cannot be used; the message names every problem found."""
 
 
-def sha256_file(path):
+def sha256_file(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
@@ -30,7 +33,7 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def list_files(root):
+def list_files(root: str) -> list[str]:
     """Every regular file under root as a sorted relative POSIX path, the manifest left out."""
     found = []
     for folder, dirs, files in os.walk(root):
@@ -42,54 +45,55 @@ def list_files(root):
     return sorted(found)
 
 
-def build(root, meta):
+def build(root: str, meta: dict[str, Any]) -> dict[str, Any]:
     """The manifest of the files now under root; meta says what the bundle is for."""
     files = {}
     for rel in list_files(root):
         path = os.path.join(root, rel)
         files[rel] = {"sha256": sha256_file(path), "size": os.path.getsize(path)}
-    manifest = {"format": layout.MANIFEST_FORMAT, "files": files}
+    manifest: dict[str, Any] = {"format": layout.MANIFEST_FORMAT, "files": files}
     manifest.update(meta)
     return manifest
 
 
-def write(root, manifest):
+def write(root: str, manifest: dict[str, Any]) -> str:
     """Write MANIFEST.json and SHA256SUMS; return the manifest's own sha256."""
     text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
     with open(os.path.join(root, layout.MANIFEST), "w") as handle:
         handle.write(text)
     with open(os.path.join(root, layout.SUMS), "w") as handle:
         for rel, entry in sorted(manifest["files"].items()):
-            handle.write("%s  %s\n" % (entry["sha256"], rel))
+            handle.write(f"{entry['sha256']}  {rel}\n")
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load(root, expected_sha256=None):
+def load(root: str, expected_sha256: Optional[str] = None) -> dict[str, Any]:
     path = os.path.join(root, layout.MANIFEST)
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError as exc:
-        raise BundleError("bundle %s: no manifest %s (%s)" % (root, layout.MANIFEST, exc.strerror))
+        raise BundleError(
+            f"bundle {root}: no manifest {layout.MANIFEST} ({exc.strerror})"
+        ) from None
     actual = hashlib.sha256(raw).hexdigest()
     if expected_sha256 and actual != expected_sha256:
         raise BundleError(
-            "bundle %s: %s has sha256 %s, not the expected %s"
-            % (root, layout.MANIFEST, actual, expected_sha256)
+            f"bundle {root}: {layout.MANIFEST} has sha256 {actual}, not the expected "
+            f"{expected_sha256}"
         )
     try:
         manifest = json.loads(raw.decode())
     except ValueError as exc:
-        raise BundleError("bundle %s: %s is not JSON (%s)" % (root, layout.MANIFEST, exc))
+        raise BundleError(f"bundle {root}: {layout.MANIFEST} is not JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != layout.MANIFEST_FORMAT:
         raise BundleError(
-            "bundle %s: %s is not a manifest of format %d"
-            % (root, layout.MANIFEST, layout.MANIFEST_FORMAT)
+            f"bundle {root}: {layout.MANIFEST} is not a manifest of format {layout.MANIFEST_FORMAT}"
         )
     return manifest
 
 
-def file_problems(root, manifest):
+def file_problems(root: str, manifest: dict[str, Any]) -> list[str]:
     """One message per missing, changed or unlisted file (each names the file)."""
     problems = []
     listed = manifest.get("files", {})
@@ -97,39 +101,43 @@ def file_problems(root, manifest):
         path = os.path.join(root, rel)
         want = listed[rel]["sha256"]
         if not os.path.isfile(path):
-            problems.append("file %s is missing (expected sha256 %s)" % (rel, want))
+            problems.append(f"file {rel} is missing (expected sha256 {want})")
             continue
         got = sha256_file(path)
         if got != want:
-            problems.append("file %s has sha256 %s, the manifest says %s" % (rel, got, want))
-    for rel in list_files(root):
-        if rel not in listed:
-            problems.append("file %s is not in the manifest" % rel)
+            problems.append(f"file {rel} has sha256 {got}, the manifest says {want}")
+    problems.extend(
+        f"file {rel} is not in the manifest" for rel in list_files(root) if rel not in listed
+    )
     return problems
 
 
-def need_problems(manifest, needs):
-    """What a fleet needs (plan.Needs as a dict) that this bundle was not made with."""
+def need_problems(manifest: dict[str, Any], needs: dict[str, Any]) -> list[str]:
+    """What a fleet needs (plan.fleet_needs) that this bundle was not made with."""
     problems = []
     made_for = manifest.get("kubernetes_version")
     if needs.get("kubernetes_version") and made_for != needs["kubernetes_version"]:
         problems.append(
-            "the bundle was built for Kubernetes %s, the inventory wants %s"
-            % (made_for, needs["kubernetes_version"])
+            f"the bundle was built for Kubernetes {made_for}, the inventory wants "
+            f"{needs['kubernetes_version']}"
         )
     contents = manifest.get("contents", {})
-    for kind, noun in (("binaries", "binary"), ("packages", "package"), ("images", "image")):
+    for kind, noun in NEED_KINDS:
         have = set(contents.get(kind, []))
-        for name in needs.get(kind, []):
-            if name not in have:
-                problems.append("%s %s is not in the bundle" % (noun, name))
+        problems.extend(
+            f"{noun} {name} is not in the bundle"
+            for name in needs.get(kind, [])
+            if name not in have
+        )
     return problems
 
 
-def verify(root, needs=None, expected_sha256=None):
+def verify(
+    root: str, needs: Optional[dict[str, Any]] = None, expected_sha256: Optional[str] = None
+) -> dict[str, Any]:
     """Load and check the bundle at root; raise BundleError naming every problem."""
     manifest = load(root, expected_sha256)
     problems = file_problems(root, manifest) + need_problems(manifest, needs or {})
     if problems:
-        raise BundleError("bundle %s refused: %s" % (root, "; ".join(problems)))
+        raise BundleError(f"bundle {root} refused: " + "; ".join(problems))
     return manifest

@@ -105,8 +105,12 @@ def test_the_plan_takes_what_each_host_role_needs() -> None:
     assert "python3" in defaults["prerequisites_packages"]
     hosts = [
         host("cp", ["control_plane"], control_plane_kwok=True),
-        host("node", ["edge_node"], containerd_packages=["containerd", "runc"],
-             containerd_images=[{"name": "localhost/fornax/pause:1", "archive": "pause.tar"}]),
+        host(
+            "node",
+            ["edge_node"],
+            containerd_packages=["containerd", "runc"],
+            containerd_images=[{"name": "localhost/fornax/pause:1", "archive": "pause.tar"}],
+        ),
         host("gw", ["gateway"], prerequisites_extra_packages=["jq"]),
     ]
     needs = plan.fleet_needs(hosts, defaults)
@@ -139,13 +143,15 @@ def test_binaries_are_copied_only_when_they_match_their_sums(tmp_path: Path) -> 
     collect.copy_checked(str(src), ["etcd"], str(tmp_path / "out"))
     assert (tmp_path / "out/etcd").read_bytes() == b"etcd"
     (src / "etcd").write_bytes(b"etcD")
-    with pytest.raises(manifest.BundleError, match="etcd: sha256 .* does not match"):
+    with pytest.raises(manifest.BundleError, match=r"etcd: sha256 .* does not match"):
         collect.copy_checked(str(src), ["etcd"], str(tmp_path / "out2"))
     with pytest.raises(manifest.BundleError, match="kubelet: no sha256"):
         collect.copy_checked(str(src), ["kubelet"], str(tmp_path / "out3"))
 
 
-def test_the_agent_archive_is_reproducible_and_laid_out_for_the_cascade_role(tmp_path: Path) -> None:
+def test_the_agent_archive_is_reproducible_and_laid_out_for_the_cascade_role(
+    tmp_path: Path,
+) -> None:
     collect.collect_agent(str(ROOT), str(tmp_path / "a"))
     collect.collect_agent(str(ROOT), str(tmp_path / "b"))
     first = (tmp_path / "a" / collect.AGENT_ARCHIVE).read_bytes()
@@ -153,11 +159,15 @@ def test_the_agent_archive_is_reproducible_and_laid_out_for_the_cascade_role(tmp
     with tarfile.open(tmp_path / "a" / collect.AGENT_ARCHIVE) as tar:
         names = tar.getnames()
     assert "fornax_agent/__main__.py" in names
-    assert any(n.startswith("ansible_collections/centaurus/fornax/plugins/module_utils/") for n in names)
+    assert any(
+        n.startswith("ansible_collections/centaurus/fornax/plugins/module_utils/") for n in names
+    )
     assert not any("__pycache__" in n for n in names)
 
 
-@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is part of every Debian host")
+@pytest.mark.skipif(
+    shutil.which("dpkg-deb") is None, reason="dpkg-deb is part of every Debian host"
+)
 def test_the_repository_index_lists_each_deb_with_its_hash(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     (pkg / "DEBIAN").mkdir(parents=True)
@@ -167,8 +177,11 @@ def test_the_repository_index_lists_each_deb_with_its_hash(tmp_path: Path) -> No
     )
     repo = tmp_path / "repo"
     repo.mkdir()
-    subprocess.run(["dpkg-deb", "--build", str(pkg), str(repo / "fornax-test_1.0_all.deb")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--build", str(pkg), str(repo / "fornax-test_1.0_all.deb")],
+        check=True,
+        capture_output=True,
+    )
     assert debs.write_index(str(repo)) == 1
     index = (repo / layout.DEBS_INDEX).read_text()
     data = (repo / "fornax-test_1.0_all.deb").read_bytes()
