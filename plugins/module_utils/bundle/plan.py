@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-import yaml
-
 from ansible_collections.centaurus.fornax.plugins.module_utils.bundle.manifest import BundleError
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.yaml_support import safe_load
 
 # The host variables the plan reads (a host's own value wins over its role's default).
 HOST_KEYS = (
@@ -51,7 +50,7 @@ def role_defaults(roles_dir: str) -> dict[str, Any]:
         if not os.path.isfile(path):
             continue
         with open(path) as handle:
-            data = yaml.safe_load(handle) or {}
+            data = safe_load(handle.read()) or {}
         for key in HOST_KEYS:
             if key in data and "{{" not in str(data[key]):
                 found[key] = data[key]
