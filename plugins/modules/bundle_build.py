@@ -174,6 +174,14 @@ def _fresh_dest(dest: str) -> None:
     os.makedirs(dest, exist_ok=True)
 
 
+def _arch() -> str:
+    """The Debian architecture of the packages (the build machine's), else the machine's."""
+    try:
+        return debs.run(["dpkg", "--print-architecture"], "dpkg --print-architecture").strip()
+    except (manifest.BundleError, OSError):
+        return platform.machine()
+
+
 def _distro() -> str:
     try:
         with open("/etc/os-release") as handle:
@@ -234,7 +242,7 @@ def build(p: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
     meta = {
         "kubernetes_version": needs["kubernetes_version"],
-        "arch": platform.machine(),
+        "arch": _arch(),
         "distro": _distro(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "contents": contents,
