@@ -39,7 +39,7 @@ UNTOUCHED = (
 )
 RESULTS = ROOT / "tests/output/bundle-offline.json"
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 
 def sh(
