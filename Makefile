@@ -9,8 +9,13 @@ BENCH ?=
 # without its check mode step (FORNAX_MOLECULE_CHECK=0: it costs as much as a second rollout);
 # make molecule runs all of it.
 PYTEST_ARGS ?=
+# make bundle INVENTORY=<hierarchy file> BUNDLE=<directory>: the offline bundle of that fleet
+# (docs/bundle.md); BUNDLE_ARGS='-e fornax_bundle_tarball=/tmp/b.tar' passes more to bundle.yml.
+INVENTORY ?= inventories/local/hosts.yml
+BUNDLE ?= build/bundle
+BUNDLE_ARGS ?=
 
-.PHONY: collection help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
+.PHONY: bundle collection help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
 	validate test lint unit integration molecule bench clean
 
 help:
@@ -25,6 +30,7 @@ help:
 	@echo "make lint          ruff, ansible-lint, ansible-test sanity"
 	@echo "make bench         benchmarks -> bench/results.json (BENCH=<group> for one group)"
 	@echo "make collection    build/centaurus-fornax.tar.gz, the collection artifact (with the XDP objects)"
+	@echo "make bundle        the offline bundle of INVENTORY's fleet in BUNDLE (default build/bundle)"
 
 deps:
 	@bash scripts/bootstrap.sh
@@ -81,6 +87,11 @@ collection:
 	@bash scripts/bootstrap.sh apt venv link
 	@$(MAKE) -s -C bpf
 	@$(ENV) && scripts/build-collection.sh build
+
+# Everything an air-gapped site needs for INVENTORY's fleet (docs/bundle.md).
+bundle: deps collection
+	@$(ENV) && ansible-playbook -i $(INVENTORY) playbooks/bundle.yml \
+		-e fornax_bundle_dest=$(abspath $(BUNDLE)) $(BUNDLE_ARGS)
 
 clean:
 	rm -rf tests/output bench/results.json build
