@@ -11,7 +11,7 @@ BENCH ?=
 PYTEST_ARGS ?=
 
 .PHONY: collection help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
-	validate test lint unit integration molecule bench clean
+	validate images test lint unit integration molecule bench clean
 
 help:
 	@echo "make demo          the demo tree: site.yml onto podman hosts, a Mission, the tree"
@@ -24,11 +24,16 @@ help:
 	@echo "                   (demo-loopback-status, demo-loopback-down)"
 	@echo "make lint          ruff, ansible-lint, ansible-test sanity"
 	@echo "make bench         benchmarks -> bench/results.json (BENCH=<group> for one group)"
+	@echo "make images        the node's OCI image archives (pause, busybox, httpd) into the cache"
 	@echo "make collection    build/centaurus-fornax.tar.gz, the collection artifact (with the XDP objects)"
 
 deps:
 	@bash scripts/bootstrap.sh
 	@$(MAKE) -s -C bpf
+
+images: deps
+	@bash scripts/bootstrap.sh images
+	@$(ENV) && scripts/node-images.sh
 
 demo: deps
 	@bash scripts/bootstrap.sh podman
