@@ -1,6 +1,8 @@
 # Copyright: contributors to centaurus.fornax
 # Apache License 2.0 (see LICENSE)
-"""The ``centaurus.fornax.node_pod_cidr`` and ``node_labels`` filters (module_utils/fornax/nodes.py).
+"""The ``centaurus.fornax.node_pod_cidr`` and ``node_labels`` filters.
+
+Both apply the rules of module_utils/fornax/nodes.py.
 
 Documented in node_pod_cidr.yml and node_labels.yml.
 """
@@ -30,7 +32,9 @@ def node_pod_cidr(pod_cidr: Optional[str], nodes: Any, node: str) -> str:
 
 def node_labels_filter(host_roles: Any, labels: Optional[dict] = None) -> dict:
     """The labels of a node: the given ones plus the edge label for an edge_node host."""
-    return node_labels([str(r) for r in host_roles or []], {str(k): str(v) for k, v in (labels or {}).items()})
+    return node_labels(
+        [str(r) for r in host_roles or []], {str(k): str(v) for k, v in (labels or {}).items()}
+    )
 
 
 class FilterModule:

@@ -77,7 +77,14 @@ class TestNode:
             **self.role_vars(images, pki),
         }
         group = f"cluster_{self.cluster.name.replace('-', '_')}"
-        text = {"all": {"children": {"edge_nodes": {"hosts": {self.name: host}}, group: {"hosts": {self.name: {}}}}}}
+        text = {
+            "all": {
+                "children": {
+                    "edge_nodes": {"hosts": {self.name: host}},
+                    group: {"hosts": {self.name: {}}},
+                }
+            }
+        }
         path = self.work / "inventory.yml"
         path.write_text(yaml.safe_dump(text))
         return path
@@ -103,7 +110,7 @@ class TestNode:
             "kubelet_root_dir": str(self.var / "kubelet"),
             "kubelet_pod_logs_dir": str(self.var / "pod-logs"),
             "kubelet_pki_local_dir": str(pki),
-            "kubelet_node_ip": "127.0.0.1",
+            "kubelet_node_ip": "",  # the kubelet refuses a loopback node address
             "kubelet_port": free_port(),
             "kubelet_healthz_port": free_port(),
             "kubelet_kube_proxy": False,
@@ -118,10 +125,14 @@ class TestNode:
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false")
         argv = [shutil.which("ansible-playbook") or "ansible-playbook", "-i", str(inventory)]
         argv += [str(PLAYBOOK), "-e", f"fornax_node_step={step}", *extra]
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, env=env, timeout=600, check=False
+        )
         recap = RECAP.findall(done.stdout)
         if done.returncode != 0 or not recap:
-            raise HarnessError(f"node playbook ({step}) failed:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
+            raise HarnessError(
+                f"node playbook ({step}) failed:\n{done.stdout[-4000:]}{done.stderr[-2000:]}"
+            )
         return sum(int(r[0]) for r in recap), done.stdout
 
     def start(self, timeout: float = 60.0) -> None:
@@ -131,7 +142,9 @@ class TestNode:
         deadline = time.monotonic() + timeout
         while not self.socket.exists():
             if time.monotonic() > deadline or not self.processes["containerd"].alive:
-                raise HarnessError(f"containerd did not start:\n{self.processes['containerd'].tail()}")
+                raise HarnessError(
+                    f"containerd did not start:\n{self.processes['containerd'].tail()}"
+                )
             time.sleep(0.1)
 
     def start_kubelet(self) -> None:
@@ -155,7 +168,10 @@ class TestNode:
             return ""
         done = subprocess.run(
             [sys.executable, str(script), "--config", str(config), "--keep-services"],
-            capture_output=True, text=True, timeout=180, check=False,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
         )
         return done.stderr
 

@@ -40,7 +40,11 @@ def node_images() -> Path:
     require(os.geteuid() == 0, "root (a node mounts, makes cgroups and netns)", "Run as root.")
     for tool in ("containerd", "ctr", "runc", "podman"):
         require(shutil.which(tool) is not None, tool, "apt-get install containerd runc podman")
-    require(Path("/usr/lib/cni/bridge").exists(), "CNI plugins", "apt-get install containernetworking-plugins")
+    require(
+        Path("/usr/lib/cni/bridge").exists(),
+        "CNI plugins",
+        "apt-get install containernetworking-plugins",
+    )
     return images_dir()
 
 
@@ -78,7 +82,9 @@ def pod_ready(cluster: TestCluster, name: str) -> dict | None:
 
 
 @pytest.fixture
-def node_cluster(node_images: Path, cluster_factory, tmp_path: Path) -> Iterator[tuple[TestCluster, TestNode]]:
+def node_cluster(
+    node_images: Path, cluster_factory, tmp_path: Path
+) -> Iterator[tuple[TestCluster, TestNode]]:
     [cluster] = cluster_factory(ClusterSpec(f"{TAG}-leaf", controllers=True))
     node = TestNode(cluster, tmp_path, TAG, POD_CIDR)
     try:
@@ -92,7 +98,6 @@ def node_cluster(node_images: Path, cluster_factory, tmp_path: Path) -> Iterator
 def bring_up(node: TestNode, images: Path) -> Path:
     """Install with the roles, start containerd, import, start the kubelet, label."""
     inventory = node.inventory(images)
-    node.play(inventory, "install", "--check")  # a fresh host in check mode: no failure
     node.play(inventory, "install")
     node.start()
     node.play(inventory, "install")  # containerd runs now: the images are imported
@@ -121,8 +126,15 @@ def test_a_pod_runs_ready_with_an_ip_on_a_node_the_roles_installed(
 
     created = time.monotonic()
     with cluster.client() as client:
-        client.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
-                             "spec": {**pod_spec("web"), "nodeName": node.name}})
+        client.create(
+            PODS,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "web"},
+                "spec": {**pod_spec("web"), "nodeName": node.name},
+            },
+        )
     pod = wait_for(lambda: pod_ready(cluster, "web"), 90, "pod web Running and Ready")
     ready_seconds = time.monotonic() - created
     assert ipaddress.ip_address(pod["status"]["podIP"]) in ipaddress.ip_network(POD_CIDR)
@@ -132,15 +144,19 @@ def test_a_pod_runs_ready_with_an_ip_on_a_node_the_roles_installed(
 def test_a_mission_deployment_gets_ready_replicas_on_a_leaf_clusters_real_node(
     node_images: Path, k8s_bin: Path, tmp_path: Path
 ) -> None:
-    tree = start_tree(tmp_path / "tree", {f"{TAG}-root": None, f"{TAG}-leaf": f"{TAG}-root"},
-                      real_nodes=(f"{TAG}-leaf",))
+    tree = start_tree(
+        tmp_path / "tree",
+        {f"{TAG}-root": None, f"{TAG}-leaf": f"{TAG}-root"},
+        real_nodes=(f"{TAG}-leaf",),
+    )
     leaf = tree[f"{TAG}-leaf"]
     node = TestNode(leaf, tmp_path, TAG, POD_CIDR)
     leftovers = ""
     try:
         bring_up(node, node_images)
         deployment = {
-            "apiVersion": "apps/v1", "kind": "Deployment",
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
             "metadata": {"name": "web", "namespace": "default"},
             "spec": {
                 "replicas": 1,
@@ -162,14 +178,19 @@ def test_a_mission_deployment_gets_ready_replicas_on_a_leaf_clusters_real_node(
         with leaf.client() as client:
             pods = client.get(f"{PODS}?labelSelector=app%3Dweb")["items"]
         assert [p["spec"]["nodeName"] for p in pods] == [node.name]
-        assert all(ipaddress.ip_address(p["status"]["podIP"]) in ipaddress.ip_network(POD_CIDR) for p in pods)
+        assert all(
+            ipaddress.ip_address(p["status"]["podIP"]) in ipaddress.ip_network(POD_CIDR)
+            for p in pods
+        )
 
         def edge_nodes() -> list:
             with tree.client(f"{TAG}-root") as root:
                 ec = root.get_or_none(names.edgecluster_path(f"{TAG}-leaf")) or {}
             return (ec.get("status") or {}).get("edgeNodes") or []
 
-        assert wait_for(edge_nodes, 30, "the leaf's EdgeCluster counts the edge node") == [node.name]
+        assert wait_for(edge_nodes, 30, "the leaf's EdgeCluster counts the edge node") == [
+            node.name
+        ]
         print(f"Mission created at the root -> Deployment ready on the real node: {seconds:.1f} s")
     finally:
         leftovers = node.destroy()

@@ -11,7 +11,8 @@ cluster give a pod the same address).
 from __future__ import annotations
 
 import ipaddress
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 EDGE_NODE_LABEL = "node-role.kubernetes.io/edge"
 # A node subnet must leave room for the bridge's gateway and some pods.
@@ -33,7 +34,9 @@ def node_pod_cidr(pod_cidr: Optional[str], nodes: Sequence[str], node: str) -> s
     try:
         network = ipaddress.ip_network(str(pod_cidr), strict=True)
     except ValueError as exc:
-        raise NodeError(f"node {node!r}: fornax_pod_cidr {pod_cidr!r} is not a CIDR: {exc}") from exc
+        raise NodeError(
+            f"node {node!r}: fornax_pod_cidr {pod_cidr!r} is not a CIDR: {exc}"
+        ) from exc
     names = sorted(set(nodes))
     if node not in names:
         raise NodeError(f"node {node!r} is not among the cluster's nodes {names}")
@@ -46,10 +49,11 @@ def node_pod_cidr(pod_cidr: Optional[str], nodes: Sequence[str], node: str) -> s
     return str(list(network.subnets(prefixlen_diff=bits))[names.index(node)])
 
 
-def node_labels(host_roles: Sequence[str], labels: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def node_labels(
+    host_roles: Sequence[str], labels: Optional[dict[str, str]] = None
+) -> dict[str, str]:
     """The labels a node gets: the inventory's, plus the edge label for an ``edge_node`` host."""
     result = dict(labels or {})
     if "edge_node" in host_roles:
         result[EDGE_NODE_LABEL] = ""
     return result
-
