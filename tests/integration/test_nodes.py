@@ -33,6 +33,8 @@ TAG = "i11nodes"
 POD_CIDR = "10.251.77.0/24"
 HTTPD = "localhost/fornax/httpd:1"
 PODS = "/api/v1/namespaces/default/pods"
+# Five playbook runs on a loaded two-core machine took up to 13 minutes (usually 3-5).
+pytestmark = pytest.mark.timeout(1200)
 
 
 @pytest.fixture(scope="module")
