@@ -16,7 +16,7 @@ BUNDLE ?= build/bundle
 BUNDLE_ARGS ?=
 
 .PHONY: bundle collection help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
-	validate test lint unit integration molecule bench clean
+	validate images test lint unit integration molecule bench clean
 
 help:
 	@echo "make demo          the demo tree: site.yml onto podman hosts, a Mission, the tree"
@@ -29,12 +29,17 @@ help:
 	@echo "                   (demo-loopback-status, demo-loopback-down)"
 	@echo "make lint          ruff, ansible-lint, ansible-test sanity"
 	@echo "make bench         benchmarks -> bench/results.json (BENCH=<group> for one group)"
+	@echo "make images        the node's OCI image archives (pause, busybox, httpd) into the cache"
 	@echo "make collection    build/centaurus-fornax.tar.gz, the collection artifact (with the XDP objects)"
 	@echo "make bundle        the offline bundle of INVENTORY's fleet in BUNDLE (default build/bundle)"
 
 deps:
 	@bash scripts/bootstrap.sh
 	@$(MAKE) -s -C bpf
+
+images: deps
+	@bash scripts/bootstrap.sh images
+	@$(ENV) && scripts/node-images.sh
 
 demo: deps
 	@bash scripts/bootstrap.sh podman

@@ -6,6 +6,8 @@
 #   sanity  a separate venv for ansible-test sanity (its linters are pinned by ansible-test)
 #   link  ansible_collections/centaurus/fornax -> this checkout
 #   k8s   Kubernetes binaries built from source (scripts/k8s-binaries.sh)
+#   images  the node's OCI image archives (pause, busybox, httpd; scripts/node-images.sh):
+#         not in the default stages (podman builds them); `make images` and the node tests run it
 # With no argument: all of them, in that order.
 set -euo pipefail
 # shellcheck source=env.sh
@@ -78,6 +80,8 @@ stage_link() {
 
 stage_k8s() { "$FORNAX_ROOT/scripts/k8s-binaries.sh" >/dev/null; }
 
+stage_images() { "$FORNAX_ROOT/scripts/node-images.sh" >/dev/null; }
+
 # podman + runc, the project-local containers.conf and the Debian base image of the container
 # hosts (molecule, make demo); built once per version of scripts/podman-image.sh.
 stage_podman() { "$FORNAX_ROOT/scripts/podman-image.sh" ensure >/dev/null; }
@@ -85,6 +89,6 @@ stage_podman() { "$FORNAX_ROOT/scripts/podman-image.sh" ensure >/dev/null; }
 stages=("$@")
 ((${#stages[@]})) || stages=(apt venv sanity link k8s)
 for s in "${stages[@]}"; do
-  declare -F "stage_$s" >/dev/null || die "unknown stage '$s' (apt, venv, sanity, link, k8s, podman)"
+  declare -F "stage_$s" >/dev/null || die "unknown stage '$s' (apt, venv, sanity, link, k8s, images, podman)"
   "stage_$s"
 done

@@ -43,6 +43,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.mission_sp
     placement_problem,
     spec_problem,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.nodes import EDGE_NODE_LABEL
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.placement import (
     placement_matches,
 )
@@ -80,7 +81,6 @@ from .store import Store
 from .workqueue import WorkQueue
 
 VERSION = "0.1.0"
-EDGE_NODE_LABEL = "node-role.kubernetes.io/edge"
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 RETRY_DELAY = 0.5
 RETRY_MAX = 5.0  # seconds: the longest wait before retrying work after a transient error

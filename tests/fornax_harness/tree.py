@@ -182,11 +182,13 @@ def start_tree(
     tied: bool = True,
     relays: bool | str = True,
     policies: dict[str, dict[str, Any]] | None = None,
+    real_nodes: tuple[str, ...] = (),
 ) -> FornaxTree:
     """Start the clusters of ``parents`` (name -> parent name), link them, start every agent.
 
     Clusters in ``workloads`` also run controller-manager, scheduler and kwok nodes, so their
-    Deployments and Jobs really become ready. ``policies`` are the clusters' Mission rights
+    Deployments and Jobs really become ready. Clusters in ``real_nodes`` run controller-manager
+    and scheduler without kwok: the test attaches a real node (fornax_harness.node). ``policies`` are the clusters' Mission rights
     (the inventory's mission_policy; default the defaults, or a ``mission_policy`` in
     ``overrides``): their Pod Security admission level, their agent's RBAC and admission policy,
     and the agent's own check.
@@ -199,7 +201,10 @@ def start_tree(
     }
     specs = [
         ClusterSpec(
-            n, controllers=n in workloads, kwok=n in workloads, mission_policy=policies.get(n)
+            n,
+            controllers=n in workloads or n in real_nodes,
+            kwok=n in workloads,
+            mission_policy=policies.get(n),
         )
         for n in parents
     ]

@@ -86,7 +86,10 @@ def apiserver_security_args(
     return [
         f"--tls-min-version={TLS_MIN_VERSION}",
         "--anonymous-auth=false",
-        "--authorization-mode=RBAC",
+        # Node: a kubelet (system:node:<name>) reaches only its own node, its pods and what
+        # they use; NodeRestriction keeps it off other nodes and off node-role labels.
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
         "--profiling=false",
         f"--service-account-issuer={issuer}",
         f"--api-audiences={','.join(api_audiences(issuer))}",

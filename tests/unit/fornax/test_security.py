@@ -20,7 +20,8 @@ def test_apiserver_flags():
     flags = security.apiserver_security_args(ISSUER, "/etc/kubernetes/admission.yaml")
     for flag in (
         "--anonymous-auth=false",
-        "--authorization-mode=RBAC",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
         "--tls-min-version=VersionTLS12",
         f"--service-account-issuer={ISSUER}",
         f"--api-audiences={ISSUER}",
