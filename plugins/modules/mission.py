@@ -288,7 +288,6 @@ problems:
   returned: when a set fails its checks or the server's dry run
   type: list
   elements: str
-  type: dict
 placement_preview:
   description: Where the placement would run the Mission among the clusters known here.
   returned: state=present, one Mission (not a set), when the EdgeClusters can be read

@@ -2,7 +2,7 @@
 # Apache License 2.0 (see LICENSE)
 """The one place where AnsibleModule meets the Kubernetes client.
 
-- the argument specs come from ``args_common`` (written once there; re-exported here);
+- the options are ``args_common``'s (written once there);
 - ``client_from_module``: connection settings -> KubeClient, failing the task with the field;
 - ``error_message`` / ``fail``: any error of ours -> one clear line for ``fail_json``.
 """
@@ -12,12 +12,7 @@ from __future__ import annotations
 import ssl
 from typing import Any, NoReturn
 
-from .args_common import (  # noqa: F401 - AUTH_ARG_SPEC, WAIT_ARG_SPEC: re-exported
-    AUTH_ARG_SPEC,
-    AUTH_OPTIONS,
-    WAIT_ARG_SPEC,
-    argument_spec,
-)
+from .args_common import AUTH_OPTIONS
 from .client import KubeApiError, KubeClient, KubeError, KubeUnreachable, resource_path
 from .config import (
     KubeConfigError,
