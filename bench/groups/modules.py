@@ -6,7 +6,8 @@ kubeconfig whose user is an exec credential plugin (a script that prints an Exec
 a service-account token; the plugin runs once per task, as kubectl runs it once per command).
 Task durations come from the ansible.posix.json callback. The first task of each kind creates
 or first takes ownership and is left out; the rest are the steady state a re-run playbook sees.
-A second playbook applies 100 Missions in one loop.
+A second playbook applies 100 Missions in one loop (100 tasks), a third the same number of other
+Missions in one task (``definition`` a list: the bulk form).
 """
 
 from __future__ import annotations
@@ -176,12 +177,21 @@ def run() -> dict[str, float]:
             "loop": f"{{{{ range({LOOP}) | list }}}}",
         }
         hundred = run_play(root, [loop_task])["hundred"][0]
+        bulk_task = {
+            "name": "bulk",
+            "centaurus.fornax.mission": {
+                "kubeconfig": kubeconfig,
+                "definition": [mission_object(f"bulk-{index}") for index in range(LOOP)],
+            },
+        }
+        bulk = run_play(root, [bulk_task])["bulk"][0]
         return {
             "mission_apply_task_seconds": round(mission, 4),
             "k8s_core_apply_task_seconds": round(core, 4),
             "mission_vs_k8s_core_task_ratio": round(mission / core, 4),
             "exec_plugin_task_seconds": round(exec_task, 4),
             "mission_apply_100_seconds": round(hundred, 3),
+            "mission_apply_100_bulk_seconds": round(bulk, 3),
         }
     finally:
         cluster.destroy()

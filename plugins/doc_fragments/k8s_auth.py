@@ -2,8 +2,12 @@
 # Apache License 2.0 (see LICENSE)
 """Connection options shared by every module that talks to a Kubernetes API server.
 
-The options are those of kubernetes.core (same names, aliases and K8S_AUTH_* variables); their
-argument spec is AUTH_ARG_SPEC in plugins/module_utils/k8s/ansible_module.py.
+The options are those of kubernetes.core (same names, aliases and K8S_AUTH_* variables). They are
+written once, in ``CONNECTION`` of plugins/module_utils/k8s/args_common.py (argument spec and
+variables of each); this text only documents them. ansible-test reads a fragment without running
+it, so the text is not generated: tests/unit/modules/test_bulk_and_runner.py holds it to the
+table (every option, its type, aliases, default and elements, each variable named), as
+validate-modules holds the modules' specs to it.
 """
 
 from __future__ import annotations

@@ -182,28 +182,25 @@ dest:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
     child_link,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
-    argument_spec,
-    client_from_module,
-    fail,
-)
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
-    KubeError,
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.args_common import (
+    STATE_SPEC,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import KubeConfigError
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (
     read_kubeconfig_file,
     write_kubeconfig,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.runner import (
+    k8s_module,
+    run_module,
+)
 
 OWN_OPTIONS = {
     "name": {"type": "str", "required": True},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "state": STATE_SPEC,
     "labels": {"type": "dict", "default": {}},
     "kube_distro": {"type": "str", "choices": list(child_link.DISTROS), "default": "k8s"},
     "token_ttl": {"type": "int", "default": child_link.DEFAULT_TOKEN_TTL, "no_log": False},
@@ -236,7 +233,64 @@ def read_ca(path):  # noqa: ANN001, ANN201 - path or None -> bytes or None
         raise child_link.LinkError(f"api_ca_cert: cannot read {path!r}: {exc.strerror}") from exc
 
 
-def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
+def token_for(module, client, link: dict) -> tuple:  # noqa: ANN001
+    """Keep the token in dest, or issue one (not in check mode).
+
+    ``link`` holds server, ca, remake and account_changed. The answer: (the token's part of
+    the result, the token, its audiences, whether this run counts a new token as a change).
+    """
+    p = module.params
+    existing = read_existing(p["dest"])
+    keep = (
+        not p["rotate"]
+        and not link["remake"]
+        and existing is not None
+        and not link["account_changed"]
+        and child_link.token_reusable(client, p["name"], existing, link["server"], link["ca"])
+    )
+    issued = p["rotate"] or link["remake"]
+    if keep:
+        token = child_link.kubeconfig_token(existing) or ""
+        audiences = child_link.token_claims(token).get("aud")
+        return {"token_issued": False, "kubeconfig": existing}, token, audiences, issued
+    if module.check_mode:
+        return {"token_issued": False}, "", None, issued or bool(p["dest"])
+    answer = child_link.request_token(client, p["name"], p["token_ttl"])
+    token = answer["status"]["token"]
+    config = child_link.child_kubeconfig(link["server"], link["ca"], token, p["context_name"])
+    if p["dest"]:
+        write_kubeconfig(p["dest"], config)
+    part = {
+        "kubeconfig": config,
+        "token_expiration": answer["status"].get("expirationTimestamp"),
+        "token_issued": True,
+    }
+    audiences = (answer.get("spec") or {}).get("audiences")
+    return part, token, audiences, issued or bool(p["dest"])
+
+
+def dest_mode_fixed(module) -> bool:  # noqa: ANN001
+    """Whether dest's mode had to be set to 0600 (a change)."""
+    dest = module.params["dest"]
+    if module.check_mode or not dest or not os.path.exists(dest):
+        return False
+    if (os.stat(dest).st_mode & 0o777) == 0o600:
+        return False
+    os.chmod(dest, 0o600)
+    return True
+
+
+def changes_result(changes: list) -> dict:
+    return {
+        "objects": [{"object": c["object"], "changed": c["changed"]} for c in changes],
+        "diff": {
+            "before": {c["object"]: c["before"] for c in changes if c["changed"]},
+            "after": {c["object"]: c["after"] for c in changes if c["changed"]},
+        },
+    }
+
+
+def present(module, client) -> dict:  # noqa: ANN001 - KubeClient
     p = module.params
     check = module.check_mode
     server, ca = child_link.parent_endpoint(client, p["api_server"], read_ca(p["api_ca_cert"]))
@@ -246,44 +300,16 @@ def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
         client, p["name"], p["labels"], p["kube_distro"], dry_run=check
     )
     account = child_link.describe(child_link.service_account_object(p["name"]))
-    account_changed = any(c["changed"] for c in changes if c["object"] == account)
-    existing = read_existing(p["dest"])
-    due = child_link.link_due(client, p["name"], p["link_ttl"])
-    remake = p["revoke_previous"] or due is True
+    remake = p["revoke_previous"] or child_link.link_due(client, p["name"], p["link_ttl"]) is True
     if remake and not check:
         child_link.revoke_tokens(client, p["name"])
-    keep = (
-        not p["rotate"]
-        and not remake
-        and existing is not None
-        and not account_changed
-        and child_link.token_reusable(client, p["name"], existing, server, ca)
-    )
-    result: dict = {"token_issued": False}
-    issued = p["rotate"] or remake
-    audiences = None
-    token = ""
-    if keep:
-        result["kubeconfig"] = existing
-        token = child_link.kubeconfig_token(existing) or ""
-        audiences = child_link.token_claims(token).get("aud")
-    elif check:
-        issued = issued or bool(p["dest"])
-    else:
-        answer = child_link.request_token(client, p["name"], p["token_ttl"])
-        audiences = (answer.get("spec") or {}).get("audiences")
-        config = child_link.child_kubeconfig(
-            server, ca, answer["status"]["token"], p["context_name"]
-        )
-        result.update(
-            kubeconfig=config,
-            token_expiration=answer["status"].get("expirationTimestamp"),
-            token_issued=True,
-        )
-        if p["dest"]:
-            write_kubeconfig(p["dest"], config)
-        issued = issued or bool(p["dest"])
-        token = answer["status"]["token"]
+    link = {
+        "server": server,
+        "ca": ca,
+        "remake": remake,
+        "account_changed": any(c["changed"] for c in changes if c["object"] == account),
+    }
+    result, token, audiences, issued = token_for(module, client, link)
     bounds = child_link.ensure_token_bounds(
         client,
         p["name"],
@@ -301,23 +327,12 @@ def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
     changed = issued or any(c["changed"] for c in changes)
     if p["dest"]:
         result["dest"] = p["dest"]
-        if (
-            not check
-            and os.path.exists(p["dest"])
-            and (os.stat(p["dest"]).st_mode & 0o777) != 0o600
-        ):
-            os.chmod(p["dest"], 0o600)
-            changed = True
-    result["objects"] = [{"object": c["object"], "changed": c["changed"]} for c in changes]
-    result["changed"] = changed
-    result["diff"] = {
-        "before": {c["object"]: c["before"] for c in changes if c["changed"]},
-        "after": {c["object"]: c["after"] for c in changes if c["changed"]},
-    }
+        changed = dest_mode_fixed(module) or changed
+    result.update(changes_result(changes), changed=changed)
     return result
 
 
-def absent(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
+def absent(module, client) -> dict:  # noqa: ANN001 - AnsibleModule, KubeClient
     p = module.params
     removed = child_link.unlink_child(client, p["name"], dry_run=module.check_mode)
     changed = bool(removed)
@@ -336,20 +351,16 @@ def absent(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
     }
 
 
+def run(module, client) -> dict:  # noqa: ANN001 - KubeClient
+    child_link.check_name(module.params["name"])
+    return (
+        present(module, client) if module.params["state"] == "present" else absent(module, client)
+    )
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OWN_OPTIONS), supports_check_mode=True)
-    client = client_from_module(module)
-    try:
-        child_link.check_name(module.params["name"])
-        if module.params["state"] == "present":
-            result = present(module, client)
-        else:
-            result = absent(module, client)
-    except (KubeError, ValueError, OSError) as exc:
-        fail(module, exc, f"cluster_link {module.params['name']}")
-    finally:
-        client.close()
-    module.exit_json(**result)
+    module = k8s_module(OWN_OPTIONS)
+    run_module(module, run, f"cluster_link {module.params['name']}")
 
 
 if __name__ == "__main__":

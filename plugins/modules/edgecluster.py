@@ -88,34 +88,31 @@ edgecluster:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.child_link import (
     DISTROS,
-    GROUP_VERSION,
     check_name,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
-    argument_spec,
-    client_from_module,
-    fail,
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.names import (
+    API_VERSION,
+    edgecluster_path,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.apply import (
-    apply_object,
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.args_common import (
+    APPLY_ARG_SPEC,
+    STATE_SPEC,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
-    KubeError,
-    resource_path,
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.runner import (
+    k8s_module,
+    object_service,
+    run_module,
 )
 
 OWN_OPTIONS = {
     "name": {"type": "str", "required": True},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "state": STATE_SPEC,
     "labels": {"type": "dict"},
     "kube_distro": {"type": "str", "choices": list(DISTROS)},
     "cluster_kubeconfig": {"type": "str"},
-    "field_manager": {"type": "str", "default": "centaurus.fornax"},
-    "force_conflicts": {"type": "bool", "default": False},
+    **APPLY_ARG_SPEC,
 }
 
 
@@ -128,48 +125,27 @@ def desired(params: dict) -> dict:
         spec["kubeDistro"] = params["kube_distro"]
     if params["cluster_kubeconfig"]:
         spec["kubeconfig"] = params["cluster_kubeconfig"]
-    obj = {"apiVersion": GROUP_VERSION, "kind": "EdgeCluster", "metadata": metadata}
+    obj = {"apiVersion": API_VERSION, "kind": "EdgeCluster", "metadata": metadata}
     if spec:
         obj["spec"] = spec
     return obj
 
 
-def run(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
+def run(module, client) -> dict:  # noqa: ANN001 - KubeClient
     p = module.params
     check_name(p["name"])
-    path = resource_path(GROUP_VERSION, "edgeclusters", p["name"])
+    path = edgecluster_path(p["name"])
+    svc = object_service(module, client)
     if p["state"] == "absent":
-        live = client.get_or_none(path)
-        if live is None:
-            return {"changed": False, "diff": {"before": {}, "after": {}}}
-        client.delete_if_exists(path, dry_run=module.check_mode)
-        before = {"metadata": {"name": p["name"]}, "spec": live.get("spec")}
-        return {"changed": True, "diff": {"before": before, "after": {}}}
-    outcome = apply_object(
-        client,
-        path,
-        desired(p),
-        field_manager=p["field_manager"],
-        force=p["force_conflicts"],
-        dry_run=module.check_mode,
-    )
-    return {
-        "changed": outcome.changed,
-        "edgecluster": outcome.result,
-        "diff": {"before": outcome.before or {}, "after": outcome.after or {}},
-    }
+        change = svc.absent(path)
+        return {"changed": change.changed, "diff": change.diff}
+    change = svc.present(path, desired(p))
+    return {"changed": change.changed, "edgecluster": change.result, "diff": change.diff}
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OWN_OPTIONS), supports_check_mode=True)
-    client = client_from_module(module)
-    try:
-        result = run(module, client)
-    except (KubeError, ValueError) as exc:
-        fail(module, exc, f"edgecluster {module.params['name']}")
-    finally:
-        client.close()
-    module.exit_json(**result)
+    module = k8s_module(OWN_OPTIONS)
+    run_module(module, run, f"edgecluster {module.params['name']}")
 
 
 if __name__ == "__main__":

@@ -90,44 +90,39 @@ health:
   sample: {healthy: 2, unhealthy: 1, disconnected: 0, unknown: 0, clusters: 3}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
     cluster_view,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.names import (
+    API_VERSION,
+)
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
-    argument_spec,
-    client_from_module,
-    fail,
     read_named_or_selected,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
-    KubeError,
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.runner import (
+    k8s_module,
+    run_module,
 )
 
-GROUP_VERSION = "edgeclusters.kubeedge.io/v1"
 OWN_OPTIONS = {"name": {"type": "str"}, "label_selector": {"type": "str"}}
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OWN_OPTIONS), supports_check_mode=True)
-    client = client_from_module(module)
+def run(module, client) -> dict:  # noqa: ANN001 - KubeClient
     p = module.params
-    try:
-        items = read_named_or_selected(
-            client, GROUP_VERSION, "edgeclusters", p["name"], p["label_selector"]
-        )
-    except (KubeError, ValueError) as exc:
-        fail(module, exc, "edgecluster_info")
-    finally:
-        client.close()
-    entries = sorted((cluster_view.cluster_entry(ec) for ec in items), key=lambda e: e["name"])
-    module.exit_json(
-        changed=False,
-        edgeclusters=entries,
-        tree=cluster_view.cluster_tree(entries),
-        health=cluster_view.health_counts(entries),
+    items = read_named_or_selected(
+        client, API_VERSION, "edgeclusters", p["name"], p["label_selector"]
     )
+    entries = sorted((cluster_view.cluster_entry(ec) for ec in items), key=lambda e: e["name"])
+    return {
+        "changed": False,
+        "edgeclusters": entries,
+        "tree": cluster_view.cluster_tree(entries),
+        "health": cluster_view.health_counts(entries),
+    }
+
+
+def main() -> None:
+    run_module(k8s_module(OWN_OPTIONS), run, "edgecluster_info")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ description:
   - With O(wait), waits until the Mission is in O(wait_for.state) in the clusters
     O(wait_for.clusters), or in at least O(wait_for.min_ready) of the selected clusters of
     O(wait_for.subtree); on time-out the task fails and lists the clusters that are behind.
+  - Many Missions in one task - O(definition) as a list or as YAML text of several documents,
+    O(src) as a file of several documents or a directory - are a set. Every Mission of the set
+    is read and checked first, then applied as a server dry run; only when all pass are the
+    changing ones applied, so a bad entry (named by its file and document, or its index, and
+    the field) changes nothing. Each Mission is reported in RV(missions).
 author:
   - centaurus.fornax contributors (@centaurus-fornax)
 requirements:
@@ -37,19 +42,25 @@ options:
   name:
     description:
       - Name of the Mission. Required unless O(definition) or O(src) names it (then it wins).
+      - Not with a set of Missions (each names itself in C(metadata.name)).
     type: str
   state:
-    description: V(present) applies the Mission, V(absent) deletes it.
+    description: V(present) applies the Mission(s), V(absent) deletes them.
     type: str
     choices: [present, absent]
     default: present
   definition:
     description:
-      - The whole Mission as a mapping or YAML text (one document), for example an existing
-        Mission file of the original Fornax.
+      - The whole Mission as a mapping or YAML text, for example an existing Mission file of
+        the original Fornax.
+      - A list of Missions (mappings), or YAML text of several documents, applies them all in
+        one task (a set; see the description).
     type: raw
   src:
-    description: Path of a file holding the Mission (YAML).
+    description:
+      - Path of a file holding the Mission (YAML), or several Missions as several documents.
+      - A directory applies every C(.yaml), C(.yml) and C(.json) file in it (not below it), in
+        name order, each file one or more Missions (a set).
     type: path
   labels:
     description: Labels of the Mission (C(metadata.labels)); with the spec options only.
@@ -134,10 +145,11 @@ options:
         type: raw
 attributes:
   check_mode:
-    description: Server dry run; the placement preview is returned as well.
+    description: Server dry run (of every Mission of a set); the placement preview is returned.
     support: full
   diff_mode:
-    description: Before and after of the fields this field manager applies.
+    description:
+      - Before and after of the fields this field manager applies; one diff per Mission of a set.
     support: full
   action_group:
     description: Use C(group/centaurus.fornax.k8s) in C(module_defaults) to set the connection.
@@ -198,6 +210,28 @@ EXAMPLES = r"""
     wait_for:
       condition: "summary.ready >= `3` && summary.failed == `0`"
 
+- name: Many Missions in one task - every file of a directory, each checked before any is sent
+  centaurus.fornax.mission:
+    src: missions/
+  register: applied
+
+- name: Which of them changed
+  ansible.builtin.debug:
+    msg: "{{ applied.missions | selectattr('changed') | map(attribute='name') | list }}"
+
+- name: A list of definitions in one task, waiting for all of them (one wait_timeout for all)
+  centaurus.fornax.mission:
+    definition:
+      - "{{ lookup('file', 'missions/nginx.yaml') | from_yaml }}"
+      - "{{ lookup('file', 'missions/prepull.yaml') | from_yaml }}"
+    wait: true
+    wait_timeout: 600
+
+- name: Remove every Mission of the directory
+  centaurus.fornax.mission:
+    src: missions/
+    state: absent
+
 - name: Remove it everywhere
   centaurus.fornax.mission:
     name: nginx
@@ -208,11 +242,55 @@ EXAMPLES = r"""
 RETURN = r"""
 mission:
   description: The Mission as the API server returned it (the dry-run result in check mode).
-  returned: state=present
+  returned: state=present, one Mission (not a set)
   type: dict
+missions:
+  description: One entry per Mission, in the order given (a directory - its files in name order).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the Mission.
+      type: str
+    source:
+      description: Where it came from - C(definition[3]), C(src 'dir/a.yaml' document 2), ...
+      type: str
+    state:
+      description: The O(state) asked for.
+      type: str
+    operation:
+      description: C(created), C(updated), C(unchanged), C(deleted) or C(absent) (was not there).
+      type: str
+    changed:
+      description: Whether this Mission changed (or would, in check mode).
+      type: bool
+    diff:
+      description: Before and after of the fields this field manager applies.
+      type: dict
+    placement_preview:
+      description: As RV(placement_preview), for this Mission.
+      returned: state=present
+      type: dict
+    wait:
+      description: As RV(wait), for this Mission.
+      returned: when O(wait) is set and not in check mode
+      type: dict
+  sample:
+    - name: nginx
+      source: src 'missions/nginx.yaml' document 1
+      state: present
+      operation: unchanged
+      changed: false
+      diff: {before: {}, after: {}}
+problems:
+  description: "Every refused Mission of a set, each C(source: field: why) (nothing was applied)."
+  returned: when a set fails its checks or the server's dry run
+  type: list
+  elements: str
 placement_preview:
   description: Where the placement would run the Mission among the clusters known here.
-  returned: state=present, when the EdgeClusters can be read
+  returned: state=present, one Mission (not a set), when the EdgeClusters can be read
   type: dict
   contains:
     run:
@@ -243,7 +321,7 @@ placement_preview:
     unknown_names: []
 wait:
   description: The last look of the wait.
-  returned: when O(wait) is set and not in check mode
+  returned: when O(wait) is set and not in check mode, one Mission (not a set)
   type: dict
   contains:
     met:
@@ -265,37 +343,39 @@ wait:
       type: float
 """
 
+import time
 from collections.abc import Callable
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
-    mission_spec,
+    mission_set,
     preview,
     progress,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
-    argument_spec,
-    client_from_module,
-    fail,
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.names import (
+    EDGECLUSTERS,
+    MISSIONS,
+    mission_path,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.apply import (
-    apply_object,
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
+    error_message,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.args_common import (
+    APPLY_ARG_SPEC,
+    STATE_SPEC,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeApiError,
-    KubeClient,
-    KubeError,
-    resource_path,
 )
-from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.waiter import (
-    poll,
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.runner import (
+    k8s_module,
+    object_service,
+    run_module,
 )
 
 SPEC_OPTIONS = ("labels", "resource", "command", "clusters", "match_labels", "statecheck")
 OWN_OPTIONS = {
     "name": {"type": "str"},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "state": STATE_SPEC,
     "definition": {"type": "raw"},
     "src": {"type": "path"},
     "labels": {"type": "dict"},
@@ -312,8 +392,7 @@ OWN_OPTIONS = {
     "clusters": {"type": "list", "elements": "str"},
     "match_labels": {"type": "dict"},
     "statecheck": {"type": "str"},
-    "field_manager": {"type": "str", "default": "centaurus.fornax"},
-    "force_conflicts": {"type": "bool", "default": False},
+    **APPLY_ARG_SPEC,
     "wait_for": {
         "type": "dict",
         "options": {
@@ -325,34 +404,32 @@ OWN_OPTIONS = {
         },
     },
 }
-EDGECLUSTERS = resource_path(mission_spec.GROUP_VERSION, "edgeclusters")
+MUTUALLY_EXCLUSIVE = [("definition", "src")] + [
+    (source, option) for source in ("definition", "src") for option in SPEC_OPTIONS
+]
 
 
-def desired_mission(params: dict) -> dict:
-    if params["definition"] is not None:
-        mission = mission_spec.load_definition(params["definition"])
-    elif params["src"]:
-        mission = mission_spec.load_src(params["src"])
-    else:
-        return mission_spec.checked(
-            mission_spec.from_options(
-                params["name"], **{option: params[option] for option in SPEC_OPTIONS}
-            )
-        )
-    named = (mission.get("metadata") or {}).get("name")
-    return mission_spec.checked(mission, None if named else params["name"])
+def desired_missions(params: dict) -> tuple:
+    """(list of mission_set.Sourced, is_set): every Mission checked before any is sent."""
+    options = {option: params[option] for option in SPEC_OPTIONS}
+    return mission_set.load_missions(params["definition"], params["src"], params["name"], options)
 
 
-def placement_preview(module: AnsibleModule, client, mission: dict) -> dict:  # noqa: ANN001
+def known_clusters(module, client):  # noqa: ANN001, ANN201 - None when they cannot be read
     try:
-        items = client.get(EDGECLUSTERS).get("items") or []
+        return preview.known_clusters(client.get(EDGECLUSTERS).get("items") or [])
     except KubeApiError as exc:
         module.warn(f"no placement preview: cannot list EdgeClusters ({exc})")
+        return None
+
+
+def placement_preview(module, known, mission: dict, prefix: str = "") -> dict:  # noqa: ANN001
+    if known is None:
         return {}
     placement = (mission.get("spec") or {}).get("placement")
-    result = preview.preview(placement, preview.known_clusters(items))
+    result = preview.preview(placement, known)
     for warning in preview.unknown_name_warnings(placement, result):
-        module.warn(warning)
+        module.warn(prefix + warning)
     return result
 
 
@@ -380,120 +457,164 @@ def wait_check(cond: dict) -> Callable[[dict], dict]:
     return check
 
 
-def wait_present(
-    module: AnsibleModule,
-    client: KubeClient,
-    path: str,
-    name: str,
-    *,
-    changed: bool,
-    check: Callable,
-) -> dict:
+def behind_text(report: dict) -> str:
+    behind = ", ".join(f"{b['path']} ({b['state'] or 'no state yet'})" for b in report["behind"])
+    return f"{report['detail']}; behind: {behind or 'none reported yet'}"
+
+
+def wait_all(module, svc, entries: list, check: Callable) -> None:  # noqa: ANN001
+    """Wait for every Mission of ``entries`` within one wait_timeout; fail naming the late."""
     p = module.params
-    outcome = poll(
-        lambda: client.get(path),
-        check,
-        timeout=p["wait_timeout"],
-        sleep=p["wait_sleep"],
-        met=lambda verdict: verdict["met"],
-    )
-    report = dict(outcome.verdict, elapsed=round(outcome.elapsed, 2))
-    if not outcome.met:
-        behind = ", ".join(
-            f"{b['path']} ({b['state'] or 'no state yet'})" for b in report["behind"]
+    deadline = time.monotonic() + p["wait_timeout"]
+    late, last = [], None
+    for entry in entries:
+        outcome = svc.wait_for(
+            mission_path(entry["name"]),
+            check,
+            timeout=max(0.0, deadline - time.monotonic()),
+            sleep=p["wait_sleep"],
+            met=lambda verdict: verdict["met"],
         )
+        entry["wait"] = dict(outcome.verdict, elapsed=round(outcome.elapsed, 2))
+        if not outcome.met:
+            late.append(entry)
+            last = outcome.value
+    if not late:
+        return
+    if len(entries) == 1:
+        report = entries[0]["wait"]
         module.fail_json(
-            msg=(
-                f"wait_timeout: Mission {name} not there after {p['wait_timeout']} s: "
-                f"{report['detail']}; behind: {behind or 'none reported yet'}"
-            ),
+            msg=f"wait_timeout: Mission {entries[0]['name']} not there after "
+            f"{p['wait_timeout']} s: {behind_text(report)}",
             wait=report,
             behind=report["behind"],
-            mission=outcome.value,
-            changed=changed,
+            mission=last,
+            changed=entries[0]["changed"],
         )
-    return report
-
-
-def present(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
-    p = module.params
-    mission = desired_mission(p)
-    name = mission["metadata"]["name"]
-    path = mission_spec.mission_path(name)
-    check = wait_check(p["wait_for"] or {}) if p["wait"] else None  # fails before applying
-    outcome = apply_object(
-        client,
-        path,
-        mission,
-        field_manager=p["field_manager"],
-        force=p["force_conflicts"],
-        dry_run=module.check_mode,
+    module.fail_json(
+        msg=f"wait_timeout: {len(late)} of {len(entries)} Missions not there after "
+        f"{p['wait_timeout']} s: "
+        + "; ".join(f"{e['name']}: {behind_text(e['wait'])}" for e in late),
+        missions=entries,
+        changed=any(e["changed"] for e in entries),
     )
-    result = {
-        "changed": outcome.changed,
-        "mission": outcome.result,
-        "diff": {"before": outcome.before or {}, "after": outcome.after or {}},
-        "placement_preview": placement_preview(module, client, mission),
+
+
+def entry_of(sourced, change, state: str) -> dict:  # noqa: ANN001
+    """The per-Mission result: where it came from, what happened, its diff."""
+    name = sourced.mission["metadata"]["name"]
+    diff = dict(change.diff, before_header=f"mission {name}", after_header=f"mission {name}")
+    return {
+        "name": name,
+        "source": sourced.source,
+        "state": state,
+        "operation": change.operation,
+        "changed": change.changed,
+        "diff": diff,
     }
-    if p["wait"] and not module.check_mode:
-        result["wait"] = wait_present(
-            module, client, path, name, changed=outcome.changed, check=check
+
+
+def apply_missions(svc, missions: list, many: bool) -> list:  # noqa: ANN001
+    """Changes of ``missions`` in order: one apply, or a set through dry runs first."""
+    if not many:
+        path = mission_path(missions[0].mission["metadata"]["name"])
+        return [svc.present(path, missions[0].mission)]
+    names = [m.mission["metadata"]["name"] for m in missions]
+    live = {mission_path(n): obj for n, obj in svc.read_all(MISSIONS, names).items()}
+    paths = [mission_path(n) for n in names]
+    items = [(m.source, path, m.mission) for m, path in zip(missions, paths)]  # noqa: B905
+    return svc.present_all(items, live, describe=error_message)
+
+
+def present(module, client) -> dict:  # noqa: ANN001 - KubeClient
+    p = module.params
+    missions, many = desired_missions(p)
+    check = wait_check(p["wait_for"] or {}) if p["wait"] else None  # fails before applying
+    svc = object_service(module, client)
+    changes = apply_missions(svc, missions, many)
+    known = known_clusters(module, client)
+    entries = []
+    for sourced, change in zip(missions, changes):  # noqa: B905 - Python 3.8
+        entry = entry_of(sourced, change, "present")
+        prefix = f"mission {entry['name']}: " if many else ""
+        entry["placement_preview"] = placement_preview(module, known, sourced.mission, prefix)
+        entries.append(entry)
+    result = {"changed": any(c.changed for c in changes), "missions": entries}
+    if many:
+        result["diff"] = [e["diff"] for e in entries]
+    else:
+        result.update(
+            mission=changes[0].result,
+            diff=changes[0].diff,
+            placement_preview=entries[0]["placement_preview"],
         )
+    if p["wait"] and not module.check_mode:
+        wait_all(module, svc, entries, check)
+        if not many:
+            result["wait"] = entries[0]["wait"]
     return result
 
 
-def absent(module: AnsibleModule, client) -> dict:  # noqa: ANN001 - KubeClient
+def names_to_delete(params: dict) -> tuple:
+    """(list of Sourced, is_set) of the Missions to delete."""
+    if params["definition"] is not None or params["src"]:
+        return desired_missions(params)
+    if not params["name"]:
+        raise mission_set.MissionSpecError("name: required to delete a Mission")
+    named = {"metadata": {"name": params["name"]}}
+    return [mission_set.Sourced("name", named)], False
+
+
+def wait_gone(module, svc, entries: list) -> None:  # noqa: ANN001
     p = module.params
-    if p["definition"] is not None or p["src"]:
-        name = desired_mission(p)["metadata"]["name"]
-    elif p["name"]:
-        name = p["name"]
-    else:
-        raise mission_spec.MissionSpecError("name: required to delete a Mission")
-    path = mission_spec.mission_path(name)
-    live = client.get_or_none(path)
-    result = {"changed": live is not None, "diff": {"before": live or {}, "after": {}}}
-    if live is None:
-        result["diff"]["before"] = {}
-        return result
-    result["diff"]["before"] = {"metadata": {"name": name}, "spec": live.get("spec")}
-    client.delete_if_exists(path, dry_run=module.check_mode)
-    if p["wait"] and not module.check_mode:
-        outcome = poll(
-            lambda: client.get_or_none(path),
-            lambda obj: obj is None,
-            timeout=p["wait_timeout"],
+    deadline = time.monotonic() + p["wait_timeout"]
+    for entry in entries:
+        if entry["operation"] != "deleted":
+            continue
+        outcome = svc.wait_gone(
+            mission_path(entry["name"]),
+            timeout=max(0.0, deadline - time.monotonic()),
             sleep=p["wait_sleep"],
         )
         if not outcome.met:
             finalizers = (outcome.value.get("metadata") or {}).get("finalizers")
             module.fail_json(
-                msg=f"wait_timeout: Mission {name} still exists after {p['wait_timeout']} s "
-                f"(finalizers: {finalizers})",
+                msg=f"wait_timeout: Mission {entry['name']} still exists after "
+                f"{p['wait_timeout']} s (finalizers: {finalizers})",
                 changed=True,
+                missions=entries,
             )
-        result["wait"] = {"met": True, "elapsed": round(outcome.elapsed, 2)}
+        entry["wait"] = {"met": True, "elapsed": round(outcome.elapsed, 2)}
+
+
+def absent(module, client) -> dict:  # noqa: ANN001 - KubeClient
+    missions, many = names_to_delete(module.params)
+    svc = object_service(module, client)
+    names = [m.mission["metadata"]["name"] for m in missions]
+    live = svc.read_all(MISSIONS, names)
+    changes = [svc.absent(mission_path(n), live[n]) for n in names]
+    entries = [entry_of(m, c, "absent") for m, c in zip(missions, changes)]  # noqa: B905
+    result = {
+        "changed": any(c.changed for c in changes),
+        "missions": entries,
+        "diff": [e["diff"] for e in entries] if many else changes[0].diff,
+    }
+    if module.params["wait"] and not module.check_mode:
+        wait_gone(module, svc, entries)
+        if not many and changes[0].changed:
+            result["wait"] = entries[0]["wait"]
     return result
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(OWN_OPTIONS, wait=True),
-        mutually_exclusive=[("definition", "src")]
-        + [(source, option) for source in ("definition", "src") for option in SPEC_OPTIONS],
-        supports_check_mode=True,
+def run(module, client) -> dict:  # noqa: ANN001 - KubeClient
+    return (
+        present(module, client) if module.params["state"] == "present" else absent(module, client)
     )
-    client = client_from_module(module)
-    try:
-        if module.params["state"] == "present":
-            result = present(module, client)
-        else:
-            result = absent(module, client)
-    except (KubeError, ValueError, OSError) as exc:
-        fail(module, exc, f"mission {module.params['name'] or ''}".strip())
-    finally:
-        client.close()
-    module.exit_json(**result)
+
+
+def main() -> None:
+    module = k8s_module(OWN_OPTIONS, wait=True, mutually_exclusive=MUTUALLY_EXCLUSIVE)
+    run_module(module, run, f"mission {module.params['name'] or ''}".strip())
 
 
 if __name__ == "__main__":

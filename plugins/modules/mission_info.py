@@ -139,30 +139,34 @@ condition_met:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
     progress,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.names import (
+    API_VERSION,
+    mission_path,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.states import (
     empty_counts,
     summarize,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
-    AUTH_OPTIONS,
-    argument_spec,
-    client_from_module,
     client_from_params,
     error_message,
     fail,
     read_named_or_selected,
 )
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.args_common import (
+    AUTH_OPTIONS,
+)
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeError,
-    resource_path,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.runner import (
+    k8s_module,
+    run_module,
 )
 
-GROUP_VERSION = "edgeclusters.kubeedge.io/v1"
 OWN_OPTIONS = {
     "name": {"type": "str"},
     "label_selector": {"type": "str"},
@@ -185,7 +189,7 @@ def child_params(value, retries: int, timeout: float) -> dict:  # noqa: ANN001
     return dict(params, api_retries=retries, api_timeout=timeout)
 
 
-def read_children(module: AnsibleModule, names: list) -> tuple:
+def read_children(module, names: list) -> tuple:  # noqa: ANN001 - AnsibleModule
     """(path -> {mission name -> Mission}, path -> error) from the clusters in ``children``."""
     views: dict = {}
     errors: dict = {}
@@ -196,7 +200,7 @@ def read_children(module: AnsibleModule, names: list) -> tuple:
             ) as client:
                 found = {}
                 for name in names:
-                    mission = client.get_or_none(resource_path(GROUP_VERSION, "missions", name))
+                    mission = client.get_or_none(mission_path(name))
                     if mission is not None:
                         found[name] = mission
                 views[path.strip("/")] = found
@@ -232,8 +236,8 @@ def describe(mission: dict, views: dict) -> dict:
     }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(OWN_OPTIONS), supports_check_mode=True)
+def prepare(module):  # noqa: ANN001, ANN201 - the compiled condition or None
+    """Mask the children's secrets and compile the condition before connecting anywhere."""
     p = module.params
     if p["children"]:
         from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_file import (  # noqa: PLC0415
@@ -241,23 +245,18 @@ def main() -> None:
         )
 
         module.no_log_values.update(secret_values(p["children"]))
+    if p["condition"] is None:
+        return None
     try:
-        compiled = (
-            progress.compile_condition(p["condition"], "condition")
-            if p["condition"] is not None
-            else None
-        )
+        return progress.compile_condition(p["condition"], "condition")
     except ValueError as exc:
         fail(module, exc)
-    client = client_from_module(module)
-    try:
-        items = read_named_or_selected(
-            client, GROUP_VERSION, "missions", p["name"], p["label_selector"]
-        )
-    except (KubeError, ValueError) as exc:
-        fail(module, exc, "mission_info")
-    finally:
-        client.close()
+
+
+def run(module, client, compiled=None) -> dict:  # noqa: ANN001
+    p = module.params
+    items = read_named_or_selected(client, API_VERSION, "missions", p["name"], p["label_selector"])
+    client.close()  # the children are read through their own connections
     names = [m["metadata"]["name"] for m in items]
     views, errors = read_children(module, names) if p["children"] else ({}, {})
     missions = []
@@ -274,7 +273,13 @@ def main() -> None:
     result = {"changed": False, "missions": missions, "summary": total, "walk_errors": errors}
     if compiled is not None:
         result["condition_met"] = bool(missions) and all(m["condition"]["met"] for m in missions)
-    module.exit_json(**result)
+    return result
+
+
+def main() -> None:
+    module = k8s_module(OWN_OPTIONS)
+    compiled = prepare(module)
+    run_module(module, lambda m, client: run(m, client, compiled), "mission_info")
 
 
 if __name__ == "__main__":

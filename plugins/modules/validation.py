@@ -201,67 +201,84 @@ def read_blueprint(path: str) -> object:
         raise BlueprintError(path, [str(exc)]) from exc
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "step": {"type": "str", "required": True, "choices": ["plan", "cleanup", "run"]},
-            "blueprint": {"type": "path", "required": True},
-            "overrides": {"type": "dict", "default": {}},
-            "members": {"type": "list", "elements": "dict", "required": True},
-            "layers": {"type": "list", "elements": "str", "default": []},
-            "optional": {"type": "list", "elements": "str", "default": []},
-            "destructive": {"type": "bool", "default": False},
-            "run_id": {"type": "str", "default": ""},
-            "results_dir": {"type": "path", "default": ""},
-            "results_root": {"type": "path", "default": "~/.fornax/validation"},
-            "state_dir": {"type": "path", "default": "~/.fornax/validation/state"},
-            "crds_dir": {"type": "path", "default": ""},
-            "inventory_sources": {"type": "list", "elements": "str", "default": []},
-            "ansible_bin": {"type": "str", "default": "ansible"},
-        },
-        supports_check_mode=True,
+OWN_OPTIONS = {
+    "step": {"type": "str", "required": True, "choices": ["plan", "cleanup", "run"]},
+    "blueprint": {"type": "path", "required": True},
+    "overrides": {"type": "dict", "default": {}},
+    "members": {"type": "list", "elements": "dict", "required": True},
+    "layers": {"type": "list", "elements": "str", "default": []},
+    "optional": {"type": "list", "elements": "str", "default": []},
+    "destructive": {"type": "bool", "default": False},
+    "run_id": {"type": "str", "default": ""},
+    "results_dir": {"type": "path", "default": ""},
+    "results_root": {"type": "path", "default": "~/.fornax/validation"},
+    "state_dir": {"type": "path", "default": "~/.fornax/validation/state"},
+    "crds_dir": {"type": "path", "default": ""},
+    "inventory_sources": {"type": "list", "elements": "str", "default": []},
+    "ansible_bin": {"type": "str", "default": "ansible"},
+}
+# The options handed to the runner as they are (the rest is derived).
+PASSED_ON = (
+    "members",
+    "overrides",
+    "layers",
+    "optional",
+    "destructive",
+    "state_dir",
+    "crds_dir",
+    "inventory_sources",
+    "ansible_bin",
+)
+
+
+def run_config(params: dict) -> dict:
+    """The runner's configuration from the options (the blueprint is read later)."""
+    run_id = params["run_id"] or new_run_id()
+    config = {name: params[name] for name in PASSED_ON}
+    config.update(
+        run_id=run_id,
+        blueprint=None,
+        blueprint_source=params["blueprint"],
+        results_dir=params["results_dir"] or os.path.join(params["results_root"], run_id),
     )
+    return config
+
+
+def point_latest(results_root: str, run_id: str) -> None:
+    """results_root/latest -> this run (only when the link is ours to move)."""
+    latest = os.path.join(results_root, "latest")
+    if os.path.islink(latest) or not os.path.exists(latest):
+        tmp = f"{latest}.{os.getpid()}"
+        os.symlink(run_id, tmp)
+        os.replace(tmp, latest)
+
+
+def run_step(module: AnsibleModule, config: dict, common: dict) -> None:
+    """Plan, clean up or run; exits the module."""
     p = module.params
-    run_id = p["run_id"] or new_run_id()
-    results_dir = p["results_dir"] or os.path.join(p["results_root"], run_id)
-    config = {
-        "run_id": run_id,
-        "members": p["members"],
-        "blueprint": None,
-        "blueprint_source": p["blueprint"],
-        "overrides": p["overrides"],
-        "layers": p["layers"],
-        "optional": p["optional"],
-        "destructive": p["destructive"],
-        "results_dir": results_dir,
-        "state_dir": p["state_dir"],
-        "crds_dir": p["crds_dir"],
-        "inventory_sources": p["inventory_sources"],
-        "ansible_bin": p["ansible_bin"],
-    }
-    common = {"changed": False, "run_id": run_id, "results_dir": results_dir}
+    config["blueprint"] = read_blueprint(p["blueprint"])
+    if p["step"] == "plan":
+        module.exit_json(plan=runner.plan_record(config), **common)
+    if module.check_mode:
+        module.exit_json(msg=f"step {p['step']} does nothing in check mode", **common)
+    if p["step"] == "cleanup":
+        done = runner.start_cleanup(config)
+        module.exit_json(cleanup=done, **dict(common, changed=bool(done)))
+    if not runner.HAS_ROBOT:
+        module.fail_json(msg=runner.ROBOT_MISSING, **common)
+    versions = {"ansible-core": ANSIBLE_VERSION, "python": platform.python_version()}
+    record = runner.run_validation(config, versions)
+    if not p["results_dir"]:
+        point_latest(p["results_root"], config["run_id"])
+    module.exit_json(record=record, cleanup=record["cleanup"], **common)
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=OWN_OPTIONS, supports_check_mode=True)
+    config = run_config(module.params)
+    common = {"changed": False, "run_id": config["run_id"], "results_dir": config["results_dir"]}
     try:
-        config["blueprint"] = read_blueprint(p["blueprint"])
-        if p["step"] == "plan":
-            module.exit_json(plan=runner.plan_record(config), **common)
-        if module.check_mode:
-            module.exit_json(msg=f"step {p['step']} does nothing in check mode", **common)
-        if p["step"] == "cleanup":
-            done = runner.start_cleanup(config)
-            result = dict(common)
-            result["changed"] = bool(done)
-            module.exit_json(cleanup=done, **result)
-        if not runner.HAS_ROBOT:
-            module.fail_json(msg=runner.ROBOT_MISSING, **common)
-        versions = {"ansible-core": ANSIBLE_VERSION, "python": platform.python_version()}
-        record = runner.run_validation(config, versions)
-        if not p["results_dir"]:
-            latest = os.path.join(p["results_root"], "latest")
-            if os.path.islink(latest) or not os.path.exists(latest):
-                tmp = f"{latest}.{os.getpid()}"
-                os.symlink(run_id, tmp)
-                os.replace(tmp, latest)
-        module.exit_json(record=record, cleanup=record["cleanup"], **common)
+        run_step(module, config, common)
     except (BlueprintError, FleetError) as exc:
         module.fail_json(msg=str(exc), **common)
 

@@ -2,8 +2,7 @@
 # Apache License 2.0 (see LICENSE)
 """The one place where AnsibleModule meets the Kubernetes client.
 
-- ``AUTH_ARG_SPEC`` / ``WAIT_ARG_SPEC``: the argument specs behind the ``k8s_auth`` and
-  ``k8s_wait`` doc fragments (validate-modules checks they agree);
+- the options are ``args_common``'s (written once there);
 - ``client_from_module``: connection settings -> KubeClient, failing the task with the field;
 - ``error_message`` / ``fail``: any error of ours -> one clear line for ``fail_json``.
 """
@@ -13,59 +12,12 @@ from __future__ import annotations
 import ssl
 from typing import Any, NoReturn
 
+from .args_common import AUTH_OPTIONS
 from .client import KubeApiError, KubeClient, KubeError, KubeUnreachable, resource_path
 from .config import (
     KubeConfigError,
     resolve_settings,
 )
-
-# The connection options of every module that talks to an API server (kubernetes.core's names,
-# aliases and K8S_AUTH_* fallbacks; the k8s_auth doc fragment documents exactly these).
-PROXY_HEADERS_SPEC: dict = {
-    "proxy_basic_auth": {"type": "str", "no_log": True},
-    "basic_auth": {"type": "str", "no_log": True},
-    "user_agent": {"type": "str"},
-}
-AUTH_ARG_SPEC: dict = {
-    # Not no_log as a whole (kubernetes.core's choice), which hides every path and name in the
-    # errors: client_from_module masks the secrets of a kubeconfig given as a dict instead.
-    "kubeconfig": {"type": "raw", "no_log": False},
-    "context": {"type": "str"},
-    "host": {"type": "str"},
-    "api_key": {"type": "str", "no_log": True},
-    "username": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
-    "client_cert": {"type": "path", "aliases": ["cert_file"]},
-    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False},
-    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
-    "proxy": {"type": "str"},
-    "no_proxy": {"type": "str"},
-    "proxy_headers": {"type": "dict", "options": PROXY_HEADERS_SPEC},
-    "persist_config": {"type": "bool"},
-    "impersonate_user": {"type": "str"},
-    "impersonate_groups": {"type": "list", "elements": "str"},
-    "api_timeout": {"type": "float", "default": 30},
-    "api_retries": {"type": "int", "default": 3},
-}
-
-WAIT_ARG_SPEC: dict = {
-    "wait": {"type": "bool", "default": False},
-    "wait_timeout": {"type": "int", "default": 120},
-    "wait_sleep": {"type": "float", "default": 1},
-}
-
-# The options resolve_settings takes (the connection itself, not the client's bounds).
-AUTH_OPTIONS = tuple(name for name in AUTH_ARG_SPEC if name not in ("api_timeout", "api_retries"))
-
-
-def argument_spec(own: dict, *, wait: bool = False) -> dict:
-    """A module's own options plus the shared connection (and wait) options."""
-    spec = dict(AUTH_ARG_SPEC)
-    if wait:
-        spec.update(WAIT_ARG_SPEC)
-    spec.update(own)
-    return spec
 
 
 def client_from_params(params: dict, user_agent: str = "centaurus.fornax") -> KubeClient:

@@ -108,9 +108,15 @@ def apply_object(
     return ApplyResult(changed=before != after, before=before, after=after, result=result)
 
 
-def delete_object(client: KubeClient, path: str, *, dry_run: bool = False) -> Optional[dict]:
-    """Delete the object at ``path`` if it exists; return what was there (None: nothing)."""
-    live = client.get_or_none(path)
+def delete_object(
+    client: KubeClient, path: str, *, dry_run: bool = False, live: Any = False
+) -> Optional[dict]:
+    """Delete the object at ``path`` if it exists; return what was there (None: nothing).
+
+    ``live`` is the object as read before (pass it when already fetched; None means absent).
+    """
+    if live is False:
+        live = client.get_or_none(path)
     if live is not None:
         client.delete_if_exists(path, dry_run=dry_run)
     return live

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import quote, urlsplit
 
+# The options, their fallbacks and the proxy header names are args_common.py's (written once).
+from .args_common import ENV_FALLBACKS, PROXY_HEADER_OPTIONS, PROXY_HEADERS_ENV
 from .credentials import (
     EXEC_CLUSTER_EXTENSION,
     BasicAuth,
@@ -56,27 +58,6 @@ __all__ = [
     "strict_bool",
 ]
 
-# Option -> environment variables consulted, in order, when the option is not given (the names
-# kubernetes.core reads: K8S_AUTH_<option>, then K8S_AUTH_<its kubernetes-client name>).
-ENV_FALLBACKS: dict[str, tuple[str, ...]] = {
-    "kubeconfig": ("K8S_AUTH_KUBECONFIG",),
-    "context": ("K8S_AUTH_CONTEXT",),
-    "host": ("K8S_AUTH_HOST",),
-    "api_key": ("K8S_AUTH_API_KEY",),
-    "username": ("K8S_AUTH_USERNAME",),
-    "password": ("K8S_AUTH_PASSWORD",),
-    "ca_cert": ("K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"),
-    "client_cert": ("K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"),
-    "client_key": ("K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"),
-    "validate_certs": ("K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"),
-    "proxy": ("K8S_AUTH_PROXY",),
-    "no_proxy": ("K8S_AUTH_NO_PROXY",),
-    "persist_config": ("K8S_AUTH_PERSIST_CONFIG",),
-    "impersonate_user": ("K8S_AUTH_IMPERSONATE_USER",),
-    "impersonate_groups": ("K8S_AUTH_IMPERSONATE_GROUPS",),
-}
-PROXY_HEADER_OPTIONS = ("proxy_basic_auth", "basic_auth", "user_agent")
-PROXY_HEADERS_ENV = "K8S_AUTH_PROXY_HEADERS_"  # + the suboption in upper case
 # The proxy variables a server's scheme reads (as Go's http.ProxyFromEnvironment); with any of
 # them set, proxy.py decides.
 PROXY_ENV = {"https": ("HTTPS_PROXY", "https_proxy"), "http": ("HTTP_PROXY", "http_proxy")}

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
-from .config import PROXY_ENV, PROXY_HEADER_OPTIONS
+from .args_common import PROXY_HEADER_OPTIONS
+from .config import PROXY_ENV
 from .credentials import KubeConfigError
 
 PROXY_SCHEMES = ("http",)

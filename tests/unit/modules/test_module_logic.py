@@ -15,8 +15,10 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s import apply, waiter
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.ansible_module import (
-    AUTH_ARG_SPEC,
     error_message,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.args_common import (
+    AUTH_ARG_SPEC,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeApiError,
