@@ -28,15 +28,6 @@ DOC_VARIABLES = {"DOCUMENTATION", "EXAMPLES", "RETURN"}
 
 # file -> why it may break the rules for now (being rewritten on another branch).
 ALLOWED = {
-    "plugins/modules/cluster_link.py": "rewritten onto the shared runner layer (i15runner)",
-    "plugins/modules/edgecluster.py": "rewritten onto the shared runner layer (i15runner)",
-    "plugins/modules/edgecluster_info.py": "rewritten onto the shared runner layer (i15runner)",
-    "plugins/modules/gateway.py": "rewritten onto the shared runner layer (i15runner)",
-    "plugins/modules/mission.py": "rewritten onto the shared runner layer (i15runner)",
-    "plugins/modules/mission_info.py": "rewritten onto the shared runner layer (i15runner)",
-    "plugins/modules/validation.py": "rewritten onto the shared runner layer (i15runner)",
-    "plugins/modules/xdp_map.py": "rewritten onto the shared runner layer (i15runner)",
-    "plugins/modules/xdp_program.py": "rewritten onto the shared runner layer (i15runner)",
     "agent/fornax_agent/agent.py": "rewritten (i14agent)",
 }
 
