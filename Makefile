@@ -10,7 +10,7 @@ BENCH ?=
 # make molecule runs all of it.
 PYTEST_ARGS ?=
 
-.PHONY: collection help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
+.PHONY: agent-wheel collection help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
 	validate test lint unit integration molecule bench clean
 
 help:
@@ -25,6 +25,8 @@ help:
 	@echo "make lint          ruff, ansible-lint, ansible-test sanity"
 	@echo "make bench         benchmarks -> bench/results.json (BENCH=<group> for one group)"
 	@echo "make collection    build/centaurus-fornax.tar.gz, the collection artifact (with the XDP objects)"
+	@echo "make agent-wheel   build/fornax_agent-<version>-py3-none-any.whl, the host side (the cascade"
+	@echo "                   role builds the same wheel itself)"
 
 deps:
 	@bash scripts/bootstrap.sh
@@ -81,6 +83,10 @@ collection:
 	@bash scripts/bootstrap.sh apt venv link
 	@$(MAKE) -s -C bpf
 	@$(ENV) && scripts/build-collection.sh build
+
+# The agent as the hosts get it (docs/architecture.md): stdlib only, no network.
+agent-wheel:
+	@python3 agent/wheel_backend.py --wheel-dir build
 
 clean:
 	rm -rf tests/output bench/results.json build

@@ -18,7 +18,8 @@ host with one role comes from its role group (``control_plane`` sets ``[control_
 hosts with several roles carry their own list. ``fornax_mission_policy`` is set once on the
 root's ``subtree_<root>`` group, and on ``cluster_<name>`` only where a cluster's differs from
 the root's (a deeper group wins), so a tree with one policy costs one variable. The tree's
-``fornax_tiers`` and the limit ``fornax_max_tiers`` are group vars of ``all``.
+``fornax_tiers``, the limit ``fornax_max_tiers`` and ``fornax_rollout_problems`` (rollout.py)
+are group vars of ``all``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any, Optional
 from ..fornax.limits import MAX_TIERS
 from .model import Cluster, Hierarchy, Host
 from .names import cluster_group, subtree_group, tier_group
+from .rollout import rollout_problems
 
 ROLE_GROUPS = {"control_plane": "control_plane", "gateway": "gateways", "edge_node": "edge_nodes"}
 
@@ -198,5 +200,9 @@ def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
     top_vars: dict[str, dict[str, Any]] = {
         group: {"fornax_host_roles": [role]} for role, group in ROLE_GROUPS.items()
     }
-    top_vars["all"] = {"fornax_tiers": depth + 1, "fornax_max_tiers": MAX_TIERS}
+    top_vars["all"] = {
+        "fornax_tiers": depth + 1,
+        "fornax_max_tiers": MAX_TIERS,
+        "fornax_rollout_problems": rollout_problems(hierarchy),
+    }
     return InventoryLayout(top, top_vars, clusters)
