@@ -48,11 +48,17 @@ class BuildError(Exception):
     """The agent cannot be packaged (the message says why)."""
 
 
+# What says the collection's version: a checkout's galaxy.yml, an installed collection's
+# MANIFEST.json (ansible-galaxy turns the one into the other).
+VERSION_FILES = ("galaxy.yml", "MANIFEST.json")
+
+
 def collection_root() -> Path:
     for root in (HERE / SDIST_COLLECTION, HERE.parent):
-        if (root / "galaxy.yml").is_file() and (root / "plugins" / "module_utils").is_dir():
+        has_version = any((root / name).is_file() for name in VERSION_FILES)
+        if has_version and (root / "plugins" / "module_utils").is_dir():
             return root
-    raise BuildError(f"no collection (galaxy.yml, plugins/module_utils) beside {HERE}")
+    raise BuildError(f"no collection (galaxy.yml or MANIFEST.json, plugins/module_utils) at {HERE}")
 
 
 def project() -> dict:
@@ -62,8 +68,12 @@ def project() -> dict:
 
 
 def version() -> str:
-    """The collection's version (galaxy.yml): agent and collection are released together."""
-    text = (collection_root() / "galaxy.yml").read_text(encoding="utf-8")
+    """The collection's version: agent and collection are released together."""
+    root = collection_root()
+    if not (root / "galaxy.yml").is_file():
+        manifest = json.loads((root / "MANIFEST.json").read_text(encoding="utf-8"))
+        return str(manifest["collection_info"]["version"])
+    text = (root / "galaxy.yml").read_text(encoding="utf-8")
     found = re.search(r"(?m)^version:\s*['\"]?([0-9A-Za-z.+-]+)", text)
     if found is None:
         raise BuildError("galaxy.yml has no version")
@@ -228,9 +238,8 @@ def build_sdist(sdist_directory: str, config_settings: dict | None = None) -> st
     """The agent's sources with the module_utils it needs (and galaxy.yml, for the version)."""
     meta, release = project(), version()
     base = f"{meta['name'].replace('-', '_')}-{release}"
-    root = collection_root()
     files = {name: (HERE / name).read_bytes() for name in ("pyproject.toml", "wheel_backend.py")}
-    files.update({f"{SDIST_COLLECTION}/galaxy.yml": (root / "galaxy.yml").read_bytes()})
+    files[f"{SDIST_COLLECTION}/galaxy.yml"] = f"version: {release}\n".encode()
     prefix = "ansible_collections/centaurus/fornax/"
     for name, content in payload().items():
         inside = name.startswith(prefix)

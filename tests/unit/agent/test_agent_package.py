@@ -99,19 +99,48 @@ def test_the_unpacked_wheel_runs_without_ansible(built, tmp_path):
     assert str(site) in done.stdout
 
 
-def test_a_module_util_importing_ansible_fails_the_build(tmp_path):
-    """The host boundary: copy the backend beside a collection whose module_utils reach
-    Ansible, and the build names the file."""
+def small_collection(tmp_path: Path, version_file: str = "galaxy.yml") -> Path:
+    """A collection with the real backend and pyproject, an empty agent and module_utils."""
     collection = tmp_path / "collection"
     agent = collection / "agent"
     (agent / "fornax_agent").mkdir(parents=True)
+    (agent / "fornax_agent" / "__init__.py").write_text("")
     (agent / "wheel_backend.py").write_text(BACKEND.read_text())
     (agent / "pyproject.toml").write_text((ROOT / "agent" / "pyproject.toml").read_text())
-    (collection / "galaxy.yml").write_text("version: 1.2.3\n")
+    if version_file == "galaxy.yml":
+        (collection / "galaxy.yml").write_text("version: 1.2.3\n")
+    else:  # an installed collection: ansible-galaxy turned galaxy.yml into MANIFEST.json
+        (collection / "MANIFEST.json").write_text('{"collection_info": {"version": "1.2.3"}}')
     utils = collection / "plugins" / "module_utils" / "fornax"
     utils.mkdir(parents=True)
     (utils.parent / "__init__.py").write_text("")
     (utils / "__init__.py").write_text("")
+    return collection
+
+
+def test_an_installed_collection_builds_the_wheel_too(tmp_path):
+    agent = small_collection(tmp_path, "MANIFEST.json") / "agent"
+    summary = build_with(agent, tmp_path / "out")
+    assert Path(summary["wheel"]).name == "fornax_agent-1.2.3-py3-none-any.whl"
+
+
+def build_with(agent: Path, out: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(agent / "wheel_backend.py"), "--wheel-dir", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_module_util_importing_ansible_fails_the_build(tmp_path):
+    """The host boundary: copy the backend beside a collection whose module_utils reach
+    Ansible, and the build names the file."""
+    collection = small_collection(tmp_path)
+    agent = collection / "agent"
+    utils = collection / "plugins" / "module_utils" / "fornax"
     (utils / "leaky.py").write_text("from ansible.module_utils.basic import AnsibleModule\n")
     (agent / "fornax_agent" / "__init__.py").write_text(
         "from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import leaky\n"
