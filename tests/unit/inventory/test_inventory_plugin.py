@@ -443,3 +443,22 @@ def test_hostvars_are_each_clusters_own_values_wherever_they_are_set(plugin, tmp
         assert found["inventory_dir"] == str(tmp_path)
         assert is_trusted_as_template(found["fornax_cluster"])
         assert is_trusted_as_template(found["fornax_kube_distro"])
+
+
+def test_rollout_problems_name_clusters_without_one_control_plane_host(plugin, tmp_path, abcd):
+    assert hostvars(abcd, "a-cp-1")["fornax_rollout_problems"] == []
+    text = SMALL.replace(
+        "hosts: [{name: c-cp, roles: [control_plane], address: 198.18.2.10}]",
+        "apiEndpoint: https://198.18.2.10:6443",
+    ).replace(
+        "hosts: [{name: a-cp, roles: [control_plane], address: a-cp.example.com}]",
+        "hosts: [{name: a-cp, roles: [control_plane], address: a-cp.example.com},"
+        " {name: a-cp2, roles: [control_plane], address: 198.18.0.11}]",
+    )
+    found = hostvars(inventory_of(plugin, tmp_path, text), "b-cp")["fornax_rollout_problems"]
+    assert found == [
+        "cluster a has 2 control-plane hosts (a-cp, a-cp2); the control_plane role runs a "
+        "single-member etcd, so exactly one is needed",
+        "cluster c has 0 control-plane hosts (none); the control_plane role runs a "
+        "single-member etcd, so exactly one is needed",
+    ]
