@@ -16,7 +16,7 @@ BUNDLE ?= build/bundle
 BUNDLE_ARGS ?=
 
 .PHONY: bundle collection help deps demo demo-down demo-status demo-loopback demo-loopback-status demo-loopback-down \
-	validate images test lint unit integration molecule bench clean
+	validate images agent-wheel test lint unit integration molecule bench clean
 
 help:
 	@echo "make demo          the demo tree: site.yml onto podman hosts, a Mission, the tree"
@@ -32,6 +32,8 @@ help:
 	@echo "make images        the node's OCI image archives (pause, busybox, httpd) into the cache"
 	@echo "make collection    build/centaurus-fornax.tar.gz, the collection artifact (with the XDP objects)"
 	@echo "make bundle        the offline bundle of INVENTORY's fleet in BUNDLE (default build/bundle)"
+	@echo "make agent-wheel   build/fornax_agent-<version>-py3-none-any.whl, the host side (the cascade"
+	@echo "                   role builds the same wheel itself)"
 
 deps:
 	@bash scripts/bootstrap.sh
@@ -97,6 +99,9 @@ collection:
 bundle: deps collection
 	@$(ENV) && ansible-playbook -i $(INVENTORY) playbooks/bundle.yml \
 		-e fornax_bundle_dest=$(abspath $(BUNDLE)) $(BUNDLE_ARGS)
+# The agent as the hosts get it (docs/architecture.md): stdlib only, no network.
+agent-wheel:
+	@python3 agent/wheel_backend.py --wheel-dir build
 
 clean:
 	rm -rf tests/output bench/results.json build

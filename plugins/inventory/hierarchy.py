@@ -136,6 +136,7 @@ from ansible import context
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+from ansible.utils.path import basedir
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 
@@ -143,6 +144,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.errors 
     HierarchyError,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.layout import (
+    ClusterLayout,
     InventoryLayout,
     inventory_layout,
 )
@@ -272,6 +274,61 @@ def _trusted(value: Any) -> Any:
     return value
 
 
+class _Objects:
+    """Sets the values the plugin computes straight on Ansible's ``Group`` and ``Host``
+    objects, and joins hosts to groups through ``Group.add_host``.
+
+    ``InventoryData.set_variable`` re-checks every name and untags it, looks the object up
+    and formats a debug line, per variable: for a tree of 10,000 clusters that is most of the
+    parse. Here the names are the contract's constants and the values are checked by the
+    hierarchy already, so they are stored as they are, unless the object holds the name
+    already (another source): then Ansible's own ``set_variable`` merges as usual. Under
+    ``ansible-inventory`` and ``ansible-playbook`` (2.19+), where a wrapper would trust every
+    string of a plugin that is trusted by default, strings are trusted here instead, once per
+    distinct string (the tree repeats names, endpoints and distributions).
+    """
+
+    def __init__(self, inventory: Any, unsafe: bool) -> None:
+        self.data = getattr(inventory, "__wrapped__", inventory)
+        self.trusting = self.data is not inventory and trust_as_template is not None
+        self.walking = self.trusting or unsafe  # values marked !unsafe are made plain
+        self.trusted: dict[str, str] = {}
+        self.created: list[Any] = []  # the hosts this source added
+
+    def value(self, value: Any) -> Any:
+        if not self.walking:
+            return value
+        if isinstance(value, dict):
+            return {key: self.value(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        return self.string(value) if isinstance(value, str) else value
+
+    def string(self, value: str) -> str:
+        if isinstance(value, _Unsafe):
+            return wrap_var(str(value)) if trust_as_template is None else str(value)
+        if isinstance(value, _KEPT_STRINGS) or not self.trusting:
+            return value
+        found = self.trusted.get(value)
+        if found is None:
+            found = self.trusted[value] = trust_as_template(value)
+        return found
+
+    def set(self, entity: Any, values: dict[str, Any]) -> None:
+        if not values:
+            return
+        if entity.vars.keys().isdisjoint(values):
+            entity.vars.update({name: self.value(value) for name, value in values.items()})
+            return
+        for name, value in values.items():
+            entity.set_variable(name, self.value(value))
+
+    def set_created(self, values: dict[str, Any]) -> None:
+        """``values`` on every host this source added, as ``add_host`` sets them (plain)."""
+        for host in self.created:
+            host.vars.update(values)
+
+
 class _Broken(Exception):
     """The file names this plugin and is not a valid hierarchy: the message says why."""
 
@@ -347,7 +404,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             options = {key: data[key] for key in CONSTRUCTED_FIELDS if key in data}
             self.set_options(direct={"plugin": PLUGIN_NAME, **_trusted(options)})
             set_variable = self.setter(reader.unsafe)
-            self.populate(inventory_layout(hierarchy), set_variable)
+            self.populate(inventory_layout(hierarchy), set_variable, reader.unsafe)
             self.construct(hierarchy, set_variable)
         except AnsibleError as exc:
             raise _Broken(f"{source}: {exc}") from exc
@@ -371,41 +428,68 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         return set_checked
 
     def populate(
-        self, layout: InventoryLayout, set_variable: Callable[[str, str, Any], None]
+        self,
+        layout: InventoryLayout,
+        set_variable: Callable[[str, str, Any], None],
+        unsafe: bool = False,
     ) -> None:
         """Replay the layout into the inventory.
 
         Order matters for speed: Ansible walks a group's ancestors whenever a host joins it, so
         hosts join their cluster group before that group is linked into the subtree chain
-        (one walk per cluster instead of two per host).
+        (one walk per cluster instead of two per host). The values the plugin computes go
+        straight onto Ansible's group and host objects (``_Objects``); the file's own
+        ``hostVars`` and host ``vars`` take Ansible's ordinary path.
         """
-        inventory = self.inventory
-        add_group, add_child = inventory.add_group, inventory.add_child
-        add_host = inventory.add_host
+        objects = _Objects(self.inventory, unsafe)
+        data = objects.data
         for group in layout.top_groups:
-            add_group(group)
-            add_child("all", group)
+            data.add_group(group)
+            data.add_child("all", group)
         for group, values in layout.top_group_vars.items():
-            for name, value in values.items():
-                set_variable(group, name, value)
-        for cluster in layout.clusters:
-            subtree, group, tier = cluster.subtree, cluster.group, cluster.tier_group
-            add_group(subtree)
-            add_group(group)
-            if cluster.parent_subtree is not None:
-                add_child(cluster.parent_subtree, subtree)
-            for name, value in cluster.subtree_vars.items():
-                set_variable(subtree, name, value)
-            for name, value in cluster.vars.items():
-                set_variable(group, name, value)
-            for host in cluster.hosts:
-                add_host(host.name, group=group)
-                add_child(tier, host.name)
-                for role_group in host.role_groups:
-                    add_child(role_group, host.name)
-                for name, value in host.vars.items():
-                    set_variable(host.name, name, value)
-            add_child(subtree, group)
+            objects.set(data.groups[group], values)
+        source = data.current_source
+        data.current_source = None  # add_host would work out the same directory per host
+        try:
+            for cluster in layout.clusters:
+                self.populate_cluster(objects, cluster, set_variable)
+        finally:
+            data.current_source = source
+        if source:
+            objects.set_created({"inventory_file": source, "inventory_dir": basedir(source)})
+
+    def populate_cluster(
+        self,
+        objects: _Objects,
+        cluster: ClusterLayout,
+        set_variable: Callable[[str, str, Any], None],
+    ) -> None:
+        """One cluster: its two groups, their variables, its hosts, then the link that puts
+        them under their ancestors."""
+        data = objects.data
+        groups = data.groups
+        subtree = groups[data.add_group(cluster.subtree)]
+        group = groups[data.add_group(cluster.group)]
+        if cluster.parent_subtree is not None:
+            data.add_child(cluster.parent_subtree, subtree.name)
+        for name, value in cluster.subtree_vars.items():
+            set_variable(subtree.name, name, value)
+        objects.set(subtree, cluster.subtree_computed)
+        objects.set(group, cluster.vars)
+        tier = groups[cluster.tier_group]
+        for layout in cluster.hosts:
+            known = layout.name in data.hosts
+            host = data.hosts[data.add_host(layout.name, group=group.name)]
+            if not known:
+                objects.created.append(host)
+            tier.add_host(host)
+            for role_group in layout.role_groups:
+                groups[role_group].add_host(host)
+            objects.set(host, layout.vars)
+            for name, value in layout.user_vars.items():
+                set_variable(host.name, name, value)
+            objects.set(host, layout.roles_vars)
+        data.add_child(subtree.name, group.name)
 
     def construct(self, hierarchy: Any, set_variable: Callable[[str, str, Any], None]) -> None:
         """compose, groups and keyed_groups, over each host's variables (group vars included)."""

@@ -13,12 +13,16 @@ Groups (all under ``all``):
   ``--limit subtree_b`` reaches b and everything below it and ``--graph`` draws the tree
 
 The per-cluster contract variables are group vars of ``cluster_<name>`` (every host of the
-cluster sees them in its hostvars); per-host ones are host vars. ``fornax_host_roles`` of a
-host with one role comes from its role group (``control_plane`` sets ``[control_plane]``);
-hosts with several roles carry their own list. ``fornax_mission_policy`` is set once on the
-root's ``subtree_<root>`` group, and on ``cluster_<name>`` only where a cluster's differs from
-the root's (a deeper group wins), so a tree with one policy costs one variable. The tree's
-``fornax_tiers`` and the limit ``fornax_max_tiers`` are group vars of ``all``.
+cluster sees them in its hostvars), except values most clusters share (``shared_values``: no
+children, no VPCs, the tree's usual distribution, ...), which the root's ``subtree_<root>``
+carries once and a cluster group only where it differs; per-host ones are host vars.
+``fornax_host_roles`` of a host with one role comes from its role group (``control_plane``
+sets ``[control_plane]``); hosts with several roles carry their own list.
+``fornax_mission_policy`` is set once on the root's ``subtree_<root>`` group, and on
+``cluster_<name>`` only where a cluster's differs from the root's (a deeper group wins), so a
+tree with one policy costs one variable. The tree's
+``fornax_tiers``, the limit ``fornax_max_tiers`` and ``fornax_rollout_problems`` (rollout.py)
+are group vars of ``all``.
 """
 
 from __future__ import annotations
@@ -28,19 +32,25 @@ from typing import Any, Optional
 from ..fornax.limits import MAX_TIERS
 from .model import Cluster, Hierarchy, Host
 from .name_rules import cluster_group, subtree_group, tier_group
+from .rollout import rollout_problems
 
 ROLE_GROUPS = {"control_plane": "control_plane", "gateway": "gateways", "edge_node": "edge_nodes"}
 
 
 class HostLayout:
-    """A host's groups besides its cluster's, and its host vars."""
+    """A host's groups besides its cluster's, and its host vars: ``vars`` computed by the
+    plugin, then the file's own ``user_vars`` (which may override them), then ``roles_vars``."""
 
-    __slots__ = ("name", "role_groups", "vars")
+    __slots__ = ("name", "role_groups", "roles_vars", "user_vars", "vars")
 
-    def __init__(self, name: str, role_groups: list[str], host_vars: dict[str, Any]) -> None:
+    def __init__(self, name: str, role_groups: list[str], host: Host) -> None:
         self.name = name
         self.role_groups = role_groups
-        self.vars = host_vars
+        address = host.address
+        self.vars = {"ansible_host": address} if address not in (None, host.name) else {}
+        self.user_vars = host.vars
+        # with one role, its role group's fornax_host_roles says it
+        self.roles_vars = {"fornax_host_roles": list(host.roles)} if len(host.roles) != 1 else {}
 
 
 class ClusterLayout:
@@ -51,6 +61,7 @@ class ClusterLayout:
         "hosts",
         "parent_subtree",
         "subtree",
+        "subtree_computed",
         "subtree_vars",
         "tier_group",
         "vars",
@@ -66,13 +77,16 @@ class ClusterLayout:
         group_vars: dict[str, Any],
         subtree_vars: dict[str, Any],
         hosts: list[HostLayout],
+        subtree_computed: Optional[dict[str, Any]] = None,
     ) -> None:
         self.group = group
         self.subtree = subtree
         self.parent_subtree = parent_subtree
         self.tier_group = tier
         self.vars = group_vars
+        # the file's hostVars defaults (the operator's values), and what the plugin computed
         self.subtree_vars = subtree_vars
+        self.subtree_computed = subtree_computed or {}
         self.hosts = hosts
 
 
@@ -155,35 +169,47 @@ def subtree_vars(hierarchy: Hierarchy, cluster: Cluster) -> dict[str, Any]:
     return values
 
 
-def host_vars(host: Host) -> dict[str, Any]:
-    """``ansible_host``, the host's own ``vars`` and, for a host with several roles,
-    ``fornax_host_roles`` (with one role, its role group's ``fornax_host_roles`` says it)."""
-    values: dict[str, Any] = {}
-    if host.address is not None and host.address != host.name:
-        values["ansible_host"] = host.address
-    values.update(host.vars)
-    if len(host.roles) != 1:
-        values["fornax_host_roles"] = list(host.roles)
-    return values
+def shared_values(hierarchy: Hierarchy) -> dict[str, Any]:
+    """Values of contract variables that most clusters of a tree have in common.
+
+    They are set once, on the root's ``subtree_<root>`` group, and on ``cluster_<name>`` only
+    where the cluster's value differs (a deeper group wins): a leaf has no children and most
+    clusters no VPC, and a tree tends to run one distribution. Every host sees the same values
+    as if each cluster group carried all of them; Ansible has fewer values to store and copy.
+    """
+    distros: dict[str, int] = {}
+    for cluster in hierarchy.clusters.values():
+        distros[cluster.kube_distro] = distros.get(cluster.kube_distro, 0) + 1
+    return {
+        "fornax_children": [],
+        "fornax_kube_distro": max(sorted(distros), key=distros.__getitem__),
+        "fornax_cluster_labels": {},
+        "fornax_gateway": None,
+        "fornax_vpcs": [],
+    }
 
 
 def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
     vpcs = vpcs_by_cluster(hierarchy)
     depth = max(cluster.tier for cluster in hierarchy.clusters.values())
     tree_policy = hierarchy.root.mission_policy
+    shared = shared_values(hierarchy)
     top = [hierarchy.root and subtree_group(hierarchy.root.name)]
     top.extend(tier_group(tier) for tier in range(depth + 1))
     top.extend(ROLE_GROUPS.values())
     clusters = []
     for cluster in hierarchy.clusters.values():
         hosts = [
-            HostLayout(host.name, [ROLE_GROUPS[role] for role in host.roles], host_vars(host))
+            HostLayout(host.name, [ROLE_GROUPS[role] for role in host.roles], host)
             for host in cluster.hosts
         ]
         group_vars = cluster_vars(cluster, vpcs.get(cluster.name, []))
-        below = subtree_vars(hierarchy, cluster)
+        for name, value in shared.items():
+            if group_vars[name] == value:
+                del group_vars[name]
+        computed = {}
         if cluster.parent is None:
-            below["fornax_mission_policy"] = tree_policy.to_dict()
+            computed = dict(shared, fornax_mission_policy=tree_policy.to_dict())
         elif cluster.mission_policy is not tree_policy and cluster.mission_policy != tree_policy:
             group_vars["fornax_mission_policy"] = cluster.mission_policy.to_dict()
         clusters.append(
@@ -193,12 +219,17 @@ def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
                 parent_subtree=subtree_group(cluster.parent.name) if cluster.parent else None,
                 tier=tier_group(cluster.tier),
                 group_vars=group_vars,
-                subtree_vars=below,
+                subtree_vars=subtree_vars(hierarchy, cluster),
+                subtree_computed=computed,
                 hosts=hosts,
             )
         )
     top_vars: dict[str, dict[str, Any]] = {
         group: {"fornax_host_roles": [role]} for role, group in ROLE_GROUPS.items()
     }
-    top_vars["all"] = {"fornax_tiers": depth + 1, "fornax_max_tiers": MAX_TIERS}
+    top_vars["all"] = {
+        "fornax_tiers": depth + 1,
+        "fornax_max_tiers": MAX_TIERS,
+        "fornax_rollout_problems": rollout_problems(hierarchy),
+    }
     return InventoryLayout(top, top_vars, clusters)

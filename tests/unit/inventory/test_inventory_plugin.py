@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -359,3 +360,107 @@ def test_a_thousand_nested_levels_fail_clearly(form):
         text = "plugin: x\nclusters:\n" + "".join("  " * i + "- \n" for i in range(1000))
     with pytest.raises(ValueError, match="nested deeper than 200 levels"):
         load_document(text, "tree.yml")
+
+
+def mixed_tree(count: int) -> dict[str, Any]:
+    """Clusters of fan-out 3, most k3s, some k8s, labels on some, VPCs in a few, gateways on
+    every other one, one host with two roles."""
+    clusters = []
+    for index in range(count):
+        hosts = [{"name": f"c{index}-cp", "roles": ["control_plane"], "address": f"10.9.0.{index}"}]
+        item: dict[str, Any] = {"name": f"c{index}", "hosts": hosts}
+        if index:
+            item["parent"] = f"c{(index - 1) // 3}"
+        if index % 7 == 3:
+            item["kubeDistro"] = "k8s"
+        if index % 4 == 1:
+            item["labels"] = {"zone": f"z{index % 3}"}
+        if index % 2 == 0:
+            hosts.append(
+                {"name": f"c{index}-gw", "roles": ["gateway"], "address": f"10.9.1.{index}"}
+            )
+            item["gateway"] = {"wanAddress": f"192.0.2.{index + 1}"}
+        if index == 5:
+            hosts[0]["roles"] = ["control_plane", "edge_node"]
+        clusters.append(item)
+    vpcs = [
+        {
+            "name": f"v{n}",
+            "clusters": [
+                {"cluster": f"c{m}", "subnets": [f"172.{16 + n}.{m}.0/24"]}
+                for m in (n * 2, n * 2 + 10)
+            ],
+        }
+        for n in range(3)
+    ]
+    return {
+        "plugin": "centaurus.fornax.hierarchy",
+        "defaults": {
+            "kubeDistro": "k3s",
+            "gateway": {"lanInterface": "eth0", "wanInterface": "eth1"},
+        },
+        "clusters": clusters,
+        "vpcs": vpcs,
+    }
+
+
+def expected_hostvars(tree) -> dict[str, dict[str, Any]]:
+    """What every host must see: each cluster's full contract values, computed from the tree
+    (however the plugin spreads them over groups)."""
+    from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.layout import (  # noqa: PLC0415
+        cluster_vars,
+        vpcs_by_cluster,
+    )
+
+    vpcs = vpcs_by_cluster(tree)
+    found = {}
+    for cluster in tree.clusters.values():
+        values = cluster_vars(cluster, vpcs.get(cluster.name, []))
+        values["fornax_mission_policy"] = cluster.mission_policy.to_dict()
+        for host in cluster.hosts:
+            found[host.name] = dict(values, fornax_host_roles=list(host.roles))
+    return found
+
+
+@pytest.mark.parametrize("source", ["abcd", "generated", "small"])
+def test_hostvars_are_each_clusters_own_values_wherever_they_are_set(plugin, tmp_path, source):
+    """Shared values live on the root's subtree group and a cluster group overrides them only
+    where it differs: every host still sees exactly its cluster's values, trusted strings
+    included (ansible-inventory --list would show untrusted ones as __ansible_unsafe)."""
+    from ansible.template import is_trusted_as_template  # noqa: PLC0415
+
+    if source == "abcd":
+        text = (EXAMPLES / "acceptance-abcd.yml").read_text()
+    elif source == "small":
+        text = SMALL
+    else:
+        text = json.dumps(mixed_tree(60))
+    tree = inventory_of(plugin, tmp_path, text)
+    expected = expected_hostvars(load_hierarchy(load_document(text), source="t"))
+    assert set(expected) == {host.name for host in tree[0].get_hosts()}
+    for name, want in expected.items():
+        found = hostvars(tree, name)
+        assert {key: found[key] for key in want} == want, name
+        assert found["inventory_file"] == str(tmp_path / "tree.yml")
+        assert found["inventory_dir"] == str(tmp_path)
+        assert is_trusted_as_template(found["fornax_cluster"])
+        assert is_trusted_as_template(found["fornax_kube_distro"])
+
+
+def test_rollout_problems_name_clusters_without_one_control_plane_host(plugin, tmp_path, abcd):
+    assert hostvars(abcd, "a-cp-1")["fornax_rollout_problems"] == []
+    text = SMALL.replace(
+        "hosts: [{name: c-cp, roles: [control_plane], address: 198.18.2.10}]",
+        "apiEndpoint: https://198.18.2.10:6443",
+    ).replace(
+        "hosts: [{name: a-cp, roles: [control_plane], address: a-cp.example.com}]",
+        "hosts: [{name: a-cp, roles: [control_plane], address: a-cp.example.com},"
+        " {name: a-cp2, roles: [control_plane], address: 198.18.0.11}]",
+    )
+    found = hostvars(inventory_of(plugin, tmp_path, text), "b-cp")["fornax_rollout_problems"]
+    assert found == [
+        "cluster a has 2 control-plane hosts (a-cp, a-cp2); the control_plane role runs a "
+        "single-member etcd, so exactly one is needed",
+        "cluster c has 0 control-plane hosts (none); the control_plane role runs a "
+        "single-member etcd, so exactly one is needed",
+    ]
