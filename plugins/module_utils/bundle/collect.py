@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
+import sys
 import tarfile
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.bundle import layout
@@ -15,8 +17,6 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.bundle.manifest i
     BundleError,
     sha256_file,
 )
-
-AGENT_ARCHIVE = "fornax-agent.tar"
 
 
 def read_sums(path: str) -> dict[str, str]:
@@ -71,19 +71,17 @@ def _add_tree(tar: tarfile.TarFile, src: str, arcname: str) -> None:
 def collect_agent(collection_root: str, dest_dir: str) -> list[str]:
     """The agent as its hosts run it: the one place that says what the agent is made of.
 
-    Today agent/fornax_agent and the collection's module_utils in one reproducible tar (the
-    layout roles/cascade unpacks). Change this function when the agent's packaging changes.
+    The agent's wheel, built by the collection's own backend (agent/wheel_backend.py:
+    standard library only, reproducible), the same wheel the cascade role builds and installs.
     """
     os.makedirs(dest_dir, exist_ok=True)
-    out = os.path.join(dest_dir, AGENT_ARCHIVE)
-    with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as tar:
-        _add_tree(
-            tar,
-            os.path.join(collection_root, "plugins", "module_utils"),
-            "ansible_collections/centaurus/fornax/plugins/module_utils",
-        )
-        _add_tree(tar, os.path.join(collection_root, "agent", "fornax_agent"), "fornax_agent")
-    return [AGENT_ARCHIVE]
+    backend = os.path.join(collection_root, "agent", "wheel_backend.py")
+    output = run([sys.executable, backend, "--wheel-dir", dest_dir], "building the agent's wheel")
+    try:
+        wheel = json.loads(output.strip().splitlines()[-1])["wheel"]
+    except (ValueError, KeyError, IndexError) as exc:
+        raise BundleError(f"the agent's wheel build said something unexpected: {output!r}") from exc
+    return [os.path.basename(wheel)]
 
 
 def copy_files(pattern: str, dest_dir: str, what: str) -> list[str]:

@@ -9,7 +9,7 @@ import hashlib
 import json
 import shutil
 import subprocess
-import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -149,15 +149,14 @@ def test_binaries_are_copied_only_when_they_match_their_sums(tmp_path: Path) -> 
         collect.copy_checked(str(src), ["kubelet"], str(tmp_path / "out3"))
 
 
-def test_the_agent_archive_is_reproducible_and_laid_out_for_the_cascade_role(
-    tmp_path: Path,
-) -> None:
-    collect.collect_agent(str(ROOT), str(tmp_path / "a"))
-    collect.collect_agent(str(ROOT), str(tmp_path / "b"))
-    first = (tmp_path / "a" / collect.AGENT_ARCHIVE).read_bytes()
-    assert first == (tmp_path / "b" / collect.AGENT_ARCHIVE).read_bytes()
-    with tarfile.open(tmp_path / "a" / collect.AGENT_ARCHIVE) as tar:
-        names = tar.getnames()
+def test_the_agent_is_its_reproducible_wheel(tmp_path: Path) -> None:
+    (first,) = collect.collect_agent(str(ROOT), str(tmp_path / "a"))
+    (second,) = collect.collect_agent(str(ROOT), str(tmp_path / "b"))
+    assert first == second and first.endswith("-py3-none-any.whl")
+    data = (tmp_path / "a" / first).read_bytes()
+    assert data == (tmp_path / "b" / second).read_bytes()
+    with zipfile.ZipFile(tmp_path / "a" / first) as wheel:
+        names = wheel.namelist()
     assert "fornax_agent/__main__.py" in names
     assert any(
         n.startswith("ansible_collections/centaurus/fornax/plugins/module_utils/") for n in names
