@@ -47,7 +47,7 @@ from ..k8s.kubeconfig_file import (
     context_cluster,
     context_user,
 )
-from . import security
+from . import names, security
 
 NAMESPACE = "fornax-system"
 GROUP = "edgeclusters.kubeedge.io"
@@ -246,9 +246,21 @@ def cluster_role_rules(name: str) -> list:
         {
             "apiGroups": [GROUP],
             "resources": ["clusterreports"],
-            "resourceNames": [name],
+            "resourceNames": report_names(name),
             "verbs": ["get", "update", "patch"],
         },
+    ]
+
+
+def report_names(name: str) -> list:
+    """The ClusterReports of child ``name``: its whole report and its shards (names.py)."""
+    return [name, *names.report_shard_names(name)]
+
+
+def report_objects(name: str) -> list:
+    return [
+        {"apiVersion": GROUP_VERSION, "kind": "ClusterReport", "metadata": _meta(report, name)}
+        for report in report_names(name)
     ]
 
 
@@ -291,7 +303,7 @@ def child_objects(
             "metadata": _meta(name, name, extra=labels),
             "spec": {"kubeDistro": distro},
         },
-        {"apiVersion": GROUP_VERSION, "kind": "ClusterReport", "metadata": _meta(name, name)},
+        *report_objects(name),
         {
             "apiVersion": RBAC_VERSION,
             "kind": "ClusterRole",
