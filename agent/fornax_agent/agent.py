@@ -102,21 +102,7 @@ class Agent:
             on_folded=self._folded,
             on_news=self._news,
         )
-        self.reporter: Reporter | None = None
-        self.heartbeat: Heartbeat | None = None
-        if self.link is not None:
-            self.reporter = Reporter(
-                config, self.queue, self.link, self.missions, self.down, self.parent_side
-            )
-            self.heartbeat = Heartbeat(
-                config,
-                self.link,
-                self.local_settings,
-                self.missions,
-                self.down,
-                self.parent_side,
-                self.stop,
-            )
+        self.reporter, self.heartbeat = self._upward()
         self.informers = [self.missions, self.parent_side.children, self.parent_side.reports]
         if self.parent_missions is not None:
             self.informers.append(self.parent_missions)
@@ -127,6 +113,23 @@ class Agent:
             "report": self._report,
             "children": self.parent_side.check_children,
         }
+
+    def _upward(self) -> tuple[Reporter | None, Heartbeat | None]:
+        if self.link is None:
+            return None, None
+        reporter = Reporter(
+            self.cfg, self.queue, self.link, self.missions, self.down, self.parent_side
+        )
+        heartbeat = Heartbeat(
+            self.cfg,
+            self.link,
+            self.local_settings,
+            self.missions,
+            self.down,
+            self.parent_side,
+            self.stop,
+        )
+        return reporter, heartbeat
 
     def _parent_missions(self) -> Informer | None:
         if self.link is None:

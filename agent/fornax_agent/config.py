@@ -94,7 +94,7 @@ class AgentConfig:
                 raise ConfigError(f"{name}: {value!r} must be a positive integer")
         if self.max_paths > MAX_PATHS:
             raise ConfigError(
-                f"max_paths: {self.max_paths!r} is more than a parent keeps ({MAX_PATHS})"
+                f"max_paths: {self.max_paths!r} must be at most {MAX_PATHS}, what a parent keeps"
             )
         if not isinstance(self.labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in self.labels.items()
