@@ -42,6 +42,7 @@ log = logging.getLogger("fornax.agent.parent")
 RETRY_DELAY = 0.5
 FOLD_BATCH = 50  # Missions folded per turn of the work queue
 STATUS_WRITERS = 2  # Mission status writes in flight at once
+PARTIAL_WAIT = 10.0  # seconds a status still waiting for children may wait behind settled ones
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 HEALTH_LENGTH = 64  # a child's health strings are cut to this (they are told, not trusted)
 
@@ -139,6 +140,7 @@ class ParentSide:
         self.disconnected: set[str] = set()
         self.reports_seen = Reports()
         self.fold_pending: dict[str, None] = {}  # Missions to fold, oldest request first
+        self.partial: dict[str, float] = {}  # Missions waiting for children -> write by when
         self.folded: dict[str, dict[str, Any]] = {}  # Mission -> its last folded status
         self.fold_retries = Backoff(RETRY_DELAY, 60.0)
         self.status_writes = TokenBucket(config.status_writes_per_second, config.status_write_burst)
@@ -248,7 +250,13 @@ class ParentSide:
         self.queue.add("fold", delay)
 
     def fold(self) -> None:
-        """Fold the marked Missions, a batch at a time, within the status write budget."""
+        """Fold the marked Missions, a batch at a time, within the status write budget.
+
+        Settled Missions (every connected child reported the current generation) go first; one
+        still waiting for children is written when nothing settled waits, or after
+        PARTIAL_WAIT: under a burst the budget goes to statuses that are final, and a Mission
+        is not rewritten once per child that reports it.
+        """
         if not (self.missions.synced.is_set() and self.reports.synced.is_set()):
             self.queue.add("fold", RETRY_DELAY)
             return
@@ -257,13 +265,51 @@ class ParentSide:
             if wait > 0:
                 self.queue.add("fold", wait)
                 return
-            with self.lock:
-                if not self.fold_pending:
-                    return
-                name = next(iter(self.fold_pending))
-                del self.fold_pending[name]
+            name = self._next_fold()
+            if name is None:
+                if self.partial:
+                    self.queue.add("fold", max(0.0, min(self.partial.values()) - time.monotonic()))
+                return
             self._fold_guarded(name)
         self.queue.add("fold")  # more may wait: let work of a higher class go first
+
+    def _next_fold(self) -> str | None:
+        """The next Mission to fold now: settled first, then those waiting longest."""
+        now = time.monotonic()
+        while True:
+            with self.lock:
+                due = [n for n, t in self.partial.items() if t <= now]
+                if due:
+                    del self.partial[due[0]]
+                    return due[0]
+                if not self.fold_pending:
+                    if not self.partial:
+                        return None
+                    name = min(self.partial, key=self.partial.__getitem__)
+                    del self.partial[name]
+                    return name
+                name = next(iter(self.fold_pending))
+                del self.fold_pending[name]
+                if name in self.partial:
+                    continue  # already waiting: its turn comes
+            if self._settled(name):
+                return name
+            with self.lock:
+                self.partial[name] = now + PARTIAL_WAIT
+
+    def _settled(self, name: str) -> bool:
+        local = self.missions.get(name)
+        if local is None:
+            return True
+        generation = as_int(local["metadata"].get("generation"))
+        with self.lock:
+            for child in self.children.snapshot():
+                if child in self.disconnected:
+                    continue
+                entry = self.reports_seen.of(child).get(name)
+                if not isinstance(entry, dict) or entry.get("generation") != generation:
+                    return False
+        return True
 
     def _fold_guarded(self, name: str) -> None:
         if self.status_writer.busy(name):

@@ -6,7 +6,11 @@ tests/integration (fornax_tree, test_untrusted_reports, test_confinement).
 
 from __future__ import annotations
 
-from fornax_agent.parentside import Reports, child_sub_states, content_kind
+import threading
+from types import SimpleNamespace
+
+from fornax_agent.parentside import ParentSide, Reports, child_sub_states, content_kind
+from fornax_agent.workqueue import WorkQueue
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import limits, names
 
@@ -75,3 +79,73 @@ def test_content_kind():
     assert content_kind({"missionresource": "apiVersion: v1\nkind: ConfigMap\n"}) == "ConfigMap"
     assert content_kind({"missioncommand": {"command": "true"}}) == "command"
     assert content_kind("nonsense") == "command"
+
+
+class StubInformer:
+    def __init__(self, objects: dict) -> None:
+        self.objects = objects
+        self.synced = threading.Event()
+        self.synced.set()
+
+    def snapshot(self) -> dict:
+        return dict(self.objects)
+
+    def get(self, key: str):
+        return self.objects.get(key)
+
+
+class RecordingWriter:
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def busy(self, _name: str) -> bool:
+        return False
+
+    def base(self, _name: str, _cached: dict) -> dict:
+        return {}
+
+    def submit(self, name: str, _patch: dict, _status: dict) -> None:
+        self.written.append(name)
+
+
+def parent_side(missions: dict, children: dict) -> ParentSide:
+    config = SimpleNamespace(
+        status_writes_per_second=100.0,
+        status_write_burst=100,
+        max_paths=100,
+        child_timeout_seconds=60.0,
+    )
+    side = ParentSide(
+        config,
+        WorkQueue(),
+        lambda: None,
+        StubInformer(missions),
+        threading.Event(),
+        on_folded=lambda _name: None,
+        on_news=lambda: None,
+    )
+    side.children = StubInformer(children)
+    side.reports = StubInformer({})
+    side.status_writer = RecordingWriter()
+    return side
+
+
+def report(side: ParentSide, child: str, mission: str) -> None:
+    name = f"{child}.{names.report_shard(mission)}"
+    entries = {mission: {"states": {child: "applied"}, "generation": 1}}
+    side._on_report("ADDED", {"metadata": {"name": name}, "spec": {"missions": entries}})
+
+
+def test_settled_missions_are_written_before_those_waiting_for_children():
+    missions = {
+        name: {"metadata": {"name": name, "generation": 1}, "spec": {}} for name in ("m1", "m2")
+    }
+    side = parent_side(missions, {"b": {}, "c": {}})
+    for child in ("b", "c"):
+        report(side, child, "m2")
+    report(side, "b", "m1")
+    side.fold_pending = {"m1": None, "m2": None}  # m1 asked first, but c has not reported it
+    side.fold()
+    assert side.status_writer.written == ["m2", "m1"]  # nothing else waits: m1 goes too
+    assert side.folded["m2"]["states"] == {"b": "applied", "c": "applied"}
+    assert side.folded["m1"]["states"] == {"b": "applied", "c": "pending"}
