@@ -1,10 +1,10 @@
 """The cluster agent: one per cluster of the tree, made of three parts with one work queue.
 
-| part | module | work keys |
+| module | part | work keys |
 | --- | --- | --- |
-| down: copy the parent's Missions here, carry out those that select this cluster | downward.py | ("copy", m), ("exec", m) |
-| up: this cluster's report and heartbeat on its parent | upward.py | "report" (+ heartbeat thread) |
-| parent side: children's heartbeats and reports, folded into Missions | parentside.py | "fold", "children" |
+| downward.py | copy the parent's Missions, carry out the matching ones | ("copy", m), ("exec", m) |
+| upward.py | this cluster's report and heartbeat on its parent | "report" (+ heartbeat thread) |
+| parentside.py | children's heartbeats and reports, folded into Missions | "fold", "children" |
 
 Every change arrives through a watch (an Informer) and becomes a key in one de-duplicating work
 queue, handled by one worker thread, so bursts coalesce and no two handlers race. Work that
@@ -85,20 +85,20 @@ class Agent:
         self.down = Downward(
             config,
             self.queue,
-            self.local_client,
-            self.missions,
-            self.parent_missions,
-            self.store,
-            self.commands,
-            self.stop,
-            self._state_changed,
+            client_factory=self.local_client,
+            missions=self.missions,
+            parent_missions=self.parent_missions,
+            store=self.store,
+            commands=self.commands,
+            stop=self.stop,
+            on_state=self._state_changed,
         )
         self.parent_side = ParentSide(
             config,
             self.queue,
-            self.local_client,
-            self.missions,
-            self.stop,
+            client_factory=self.local_client,
+            missions=self.missions,
+            stop=self.stop,
             on_folded=self._folded,
             on_news=self._news,
         )
@@ -118,16 +118,21 @@ class Agent:
         if self.link is None:
             return None, None
         reporter = Reporter(
-            self.cfg, self.queue, self.link, self.missions, self.down, self.parent_side
+            self.cfg,
+            self.queue,
+            link=self.link,
+            missions=self.missions,
+            downward=self.down,
+            parent_side=self.parent_side,
         )
         heartbeat = Heartbeat(
             self.cfg,
             self.link,
-            self.local_settings,
-            self.missions,
-            self.down,
-            self.parent_side,
-            self.stop,
+            local_settings=self.local_settings,
+            missions=self.missions,
+            downward=self.down,
+            parent_side=self.parent_side,
+            stop=self.stop,
         )
         return reporter, heartbeat
 

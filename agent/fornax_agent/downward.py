@@ -77,6 +77,7 @@ class Downward:
         self,
         config: Any,
         queue: WorkQueue,
+        *,
         client_factory: Callable[[], KubeClient],
         missions: Informer,
         parent_missions: Informer | None,

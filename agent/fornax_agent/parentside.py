@@ -121,6 +121,7 @@ class ParentSide:
         self,
         config: Any,
         queue: WorkQueue,
+        *,
         client_factory: Callable[[], KubeClient],
         missions: Informer,
         stop: threading.Event,

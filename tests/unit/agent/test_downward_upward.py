@@ -133,7 +133,15 @@ def heartbeat_with(parent: StubParent, sub_states: dict) -> Heartbeat:
     missions = SimpleNamespace(snapshot=dict)
     side = SimpleNamespace(sub_states=lambda: dict(sub_states))
     down = SimpleNamespace(selects=lambda _spec: True)
-    beat = Heartbeat(config, link, None, missions, down, side, threading.Event())
+    beat = Heartbeat(
+        config,
+        link,
+        local_settings=None,
+        missions=missions,
+        downward=down,
+        parent_side=side,
+        stop=threading.Event(),
+    )
     beat.probe = Kept(StubProbe, lambda: None)
     return beat
 

@@ -118,9 +118,9 @@ def parent_side(missions: dict, children: dict) -> ParentSide:
     side = ParentSide(
         config,
         WorkQueue(),
-        lambda: None,
-        StubInformer(missions),
-        threading.Event(),
+        client_factory=lambda: None,
+        missions=StubInformer(missions),
+        stop=threading.Event(),
         on_folded=lambda _name: None,
         on_news=lambda: None,
     )
