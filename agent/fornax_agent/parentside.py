@@ -334,14 +334,14 @@ class ParentSide:
         local = self.missions.get(name)
         if local is None:
             return
-        with self.lock:
-            views = {
-                child: {
+        views = {}
+        with self.lock:  # only this Mission's entries: the merged reports change under the lock
+            for child in self.children.snapshot():
+                entry = self.reports_seen.of(child).get(name)
+                views[child] = {
                     "connected": child not in self.disconnected,
-                    "missions": self.reports_seen.of(child),
+                    "missions": {} if entry is None else {name: entry},
                 }
-                for child in self.children.snapshot()
-            }
         generation = as_int(local["metadata"].get("generation"))
         status = fold(name, views, self.cfg.max_paths, generation)
         status["contentKind"] = content_kind(local.get("spec"))
