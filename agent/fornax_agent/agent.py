@@ -99,7 +99,7 @@ class Agent:
             client_factory=self.local_client,
             missions=self.missions,
             stop=self.stop,
-            on_folded=self._folded,
+            on_folded=self._folded if self.link is not None else None,
             on_news=self._news,
         )
         self.reporter, self.heartbeat = self._upward()

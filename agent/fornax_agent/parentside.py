@@ -125,14 +125,14 @@ class ParentSide:
         client_factory: Callable[[], KubeClient],
         missions: Informer,
         stop: threading.Event,
-        on_folded: Callable[[str], None],
+        on_folded: Callable[[str], None] | None,
         on_news: Callable[[], None],
     ) -> None:
         self.cfg = config
         self.queue = queue
         self.local = client_factory()
         self.missions = missions
-        self.on_folded = on_folded  # a Mission's folded status changed
+        self.on_folded = on_folded  # a Mission's folded status changed (None: nobody reads it)
         self.on_news = on_news  # this subtree's health changed: tell the parent now
         self.lock = threading.Lock()
         self.children_seen: dict[str, float] = {}
@@ -345,11 +345,12 @@ class ParentSide:
         generation = as_int(local["metadata"].get("generation"))
         status = fold(name, views, self.cfg.max_paths, generation)
         status["contentKind"] = content_kind(local.get("spec"))
-        with self.lock:
-            news = self.folded.get(name) != status
-            self.folded[name] = status
-        if news:
-            self.on_folded(name)  # straight into the report up, no round trip here first
+        if self.on_folded is not None:  # kept for the report up (a root has none to make)
+            with self.lock:
+                news = self.folded.get(name) != status
+                self.folded[name] = status
+            if news:
+                self.on_folded(name)  # straight into the report up, no round trip here first
         current = self.status_writer.base(name, local)
         patch = merge_patch({k: current[k] for k in status if k in current}, status)
         if not patch:
