@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.limits import MAX_PATHS
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.names import KUBE_DISTROS
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import (
     MissionPolicy,
@@ -91,6 +92,10 @@ class AgentConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name}: {value!r} must be a positive integer")
+        if self.max_paths > MAX_PATHS:
+            raise ConfigError(
+                f"max_paths: {self.max_paths!r} must be at most {MAX_PATHS}, what a parent keeps"
+            )
         if not isinstance(self.labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in self.labels.items()
         ):

@@ -141,12 +141,30 @@ def _string_map(value: Any) -> bool:
     )
 
 
+Cache = Callable[[str], tuple[bool, "dict[str, Any] | None"]]
+
+
+def _generation(obj: Mapping[str, Any]) -> int:
+    return int((obj.get("metadata") or {}).get("generation") or 0)
+
+
 class Content:
-    def __init__(self, client: KubeClient, cluster: str, policy: MissionPolicy) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        cluster: str,
+        policy: MissionPolicy,
+        cached: Cache | None = None,
+    ) -> None:
+        """``cached(path)``: (known, object) from the agent's watches of content (known False
+        where a kind is not watched yet); without it every read goes to the API server."""
         self.client = client
         self.cluster = cluster
         self.policy = policy
         self.discovery = Discovery(client)
+        self.cached = cached
+        self.answers: dict[str, dict[str, Any]] = {}  # path -> the object as our apply left it
+        self.reads = 0  # objects read from the API server (tests read it)
 
     def marked(self, mission: str, obj: dict[str, Any]) -> dict[str, Any]:
         """The object with the marks that say which Mission and which agent made it."""
@@ -246,25 +264,44 @@ class Content:
                     raise
                 note = f" ({len(done)} applied before it, removed with the Mission)"
                 raise MissionFailure(f"{item.label}{note if done else ''}: {exc.message}") from exc
-            generation_now = int((result.get("metadata") or {}).get("generation") or 0)
+            generation_now = _generation(result or {})
             done[item.path] = progress.objects[item.path] = generation_now
+            if isinstance(result, dict):
+                self.answers[item.path] = result
         if previous is not None:
             self.remove(mission, previous, keep=set(done))
         return Applied(generation, done, list(dict.fromkeys(p.kind_key for p in planned)))
 
     def inspect(self, applied: Applied) -> tuple[bool, str]:
-        """(drifted, state) from one read of every object we made.
+        """(drifted, state) from one look at every object we made.
 
         Drifted: an object is gone, or someone changed its spec since our apply (generation).
+        Each object is read from the watch's cache, or from our apply's answer while the watch
+        has not caught up with it; from the API server only when neither knows it (a kind not
+        watched yet, an object the cache lacks and no fresh answer stands for).
         """
         drifted = False
         states = []
         for path, generation in applied.objects.items():
-            live = self.client.get_or_none(path)
-            if live is None or int(live["metadata"].get("generation") or 0) != generation:
+            live = self._look(path, generation)
+            if live is None or _generation(live) != generation:
                 drifted = True
             states.append(st.object_state(live) if live else st.PENDING)
         return drifted, st.combine(states)
+
+    def _look(self, path: str, generation: int) -> dict[str, Any] | None:
+        known, live = self.cached(path) if self.cached else (False, None)
+        if known and live is not None and _generation(live) >= generation:
+            self.answers.pop(path, None)  # the watch has caught up with our apply
+            return live
+        # Not in the cache (not seen by the watch yet, or gone since): the answer serves once,
+        # right after our apply; after that the server is asked. Older in the cache: the
+        # answer serves until the watch catches up.
+        answer = self.answers.pop(path, None) if known and live is None else self.answers.get(path)
+        if answer is not None and _generation(answer) == generation:
+            return answer
+        self.reads += 1
+        return self.client.get_or_none(path)
 
     def state(self, applied: Applied) -> str:
         return self.inspect(applied)[1]
@@ -282,6 +319,7 @@ class Content:
         kept = []
         paths = [p for p in applied.objects if not (keep and p in keep)]
         for path in sorted(paths, key=is_namespace_path):
+            self.answers.pop(path, None)
             live = self.client.get_or_none(path)
             if live is None or not owned_by(live, mission, self.cluster):
                 continue

@@ -1,74 +1,153 @@
-"""Writing this cluster's ClusterReport on its parent: only what changed, as a merge patch.
+"""Writing this cluster's report on its parent: in shards, only what changed, paced.
 
-A report holds every Mission of the subtree; rewriting it whole for each change would make the
-parent decode and re-track the full object every time. The writer remembers what the parent
-holds (fetched once after a (re)connection) and sends the difference.
+A child's report is split into ``names.REPORT_SHARDS`` ClusterReports named ``<cluster>.<i>``
+(created by cluster_link, named in the child's RBAC); Mission ``m`` lives in shard
+``names.report_shard(m)``. A change of one Mission rewrites one shard, about 1/16 of the
+report, instead of an object holding every Mission: the parent decodes, validates and stores
+a small object, and its agent folds only the Missions of that shard.
 
-The parent still stores the whole object on every write, so the writer also paces itself: after
-a write that took ``d`` seconds it waits ``GAP_FACTOR * d`` (at most ``MAX_GAP``) before the
-next. A quiet parent answers in milliseconds and reports stay immediate; a parent busy with
-hundreds of children answers slowly, and every child then writes less often, with more news
-in each write.
+The writer remembers what the parent holds per shard. After a (re)connection it does not read
+the shards back: the first write of each shard replaces its whole ``spec`` (a JSON patch, one
+round trip); later writes are merge-patch diffs. A parent linked before shards existed has
+none (the first shard write answers 404 or 403): the writer then falls back to the single
+whole report ``<cluster>`` as agents before it did, until the next (re)connection. With
+shards, the whole report is emptied once, so a stale copy there cannot shadow the shards
+(the parent reads a whole report's entry before a shard's: see parentside.py).
+
+Pacing: after a round of writes that took ``d`` seconds the next round waits
+``GAP_FACTOR * d`` (at most ``MAX_GAP``). A quiet parent answers in milliseconds and reports
+stay immediate; a busy parent gets fewer, fuller writes.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
+    JSON_PATCH,
+    KubeApiError,
     KubeClient,
     KubeError,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import merge_patch
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.timestamps import rfc3339
 
 GAP_FACTOR = 10.0  # a child spends at most about a tenth of its time writing reports
-MAX_GAP = 5.0  # seconds: the longest pause between two report writes
+MAX_GAP = 5.0  # seconds: the longest pause between two rounds of report writes
+WHOLE = None  # the shard key of the whole report <cluster>
 
 
 class ReportMissing(KubeError):
     """The parent has no ClusterReport for this cluster: it must be linked (cluster_link)."""
 
 
+def split(missions: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """``missions`` by shard: every shard present, empty ones too."""
+    shards: dict[int, dict[str, Any]] = {i: {} for i in range(names.REPORT_SHARDS)}
+    for name, entry in missions.items():
+        shards[names.report_shard(name)][name] = entry
+    return shards
+
+
+def _now() -> str:
+    return rfc3339()
+
+
 class ReportWriter:
     def __init__(self, cluster: str) -> None:
         self.cluster = cluster
-        self.path = names.clusterreport_path(cluster)
-        self.stored: dict[str, Any] | None = None  # what the parent holds, when known
-        self.next_write = 0.0  # time.monotonic() before which the next write should wait
+        self.sharded: bool | None = None  # None: not known since the last (re)connection
+        self.stored: dict[int | None, dict[str, Any]] = {}  # shard -> what the parent holds
+        self.next_write = 0.0  # time.monotonic() before which the next round should wait
+        self.writes = 0  # objects written (tests and benchmarks read it)
 
     def forget(self) -> None:
         """After a broken link: the parent's copy may differ from what was last sent."""
-        self.stored = None
+        self.sharded = None
+        self.stored = {}
 
     def pause(self) -> float:
-        """Seconds to wait before the next write (0.0: write now)."""
+        """Seconds to wait before the next round of writes (0.0: write now)."""
         return max(0.0, self.next_write - time.monotonic())
+
+    def path(self, shard: int | None) -> str:
+        name = self.cluster if shard is WHOLE else f"{self.cluster}.{shard}"
+        return names.clusterreport_path(name)
 
     def write(self, client: KubeClient, missions: dict[str, Any]) -> bool:
         """Bring the parent's report to ``missions``; False when nothing needed writing."""
-        if missions == self.stored:
-            return False
         started = time.monotonic()
-        if self.stored is None:
-            current = client.get_or_none(self.path)
-            if current is None:
-                raise ReportMissing(
-                    f"the parent has no ClusterReport {self.cluster!r}: link this cluster "
-                    "with centaurus.fornax.cluster_link"
-                )
-            self.stored = (current.get("spec") or {}).get("missions") or {}
-        spec: dict[str, Any] = {
-            "missionCount": len(missions),
-            "reportedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        difference = merge_patch(self.stored, missions)
-        if difference:
-            spec["missions"] = difference
-        client.patch(self.path, {"spec": spec})
-        self.stored = missions
-        ended = time.monotonic()
-        self.next_write = ended + min(MAX_GAP, GAP_FACTOR * (ended - started))
+        if self.sharded is None:
+            self.sharded = self._try_shards(client, missions)
+            wrote = True
+        else:
+            wrote = False
+        targets = split(missions) if self.sharded else {WHOLE: missions}
+        for shard, want in targets.items():
+            if self.stored.get(shard) != want:
+                self._write_one(client, shard, want)
+                wrote = True
+        if wrote:
+            ended = time.monotonic()
+            self.next_write = ended + min(MAX_GAP, GAP_FACTOR * (ended - started))
+        return wrote
+
+    def _try_shards(self, client: KubeClient, missions: dict[str, Any]) -> bool:
+        """True when the parent holds this cluster's shards (its first one written here)."""
+        first = 0
+        try:
+            self._write_one(client, first, split(missions)[first])
+        except KubeApiError as exc:
+            if exc.status not in (403, 404):
+                raise
+            return False
+        self._empty_whole(client)
         return True
+
+    def _empty_whole(self, client: KubeClient) -> None:
+        """Empty the whole report (written by this agent before it had shards), once."""
+        current = client.get_or_none(self.path(WHOLE))
+        if current is not None and (current.get("spec") or {}).get("missions"):
+            client.patch(
+                self.path(WHOLE),
+                {"spec": {"missions": None, "missionCount": 0, "reportedAt": _now()}},
+            )
+        self.stored[WHOLE] = {}
+
+    def _write_one(self, client: KubeClient, shard: int | None, want: dict[str, Any]) -> None:
+        try:
+            self._send(client, shard, want)
+        except (KubeError, OSError):
+            # It may or may not have landed: the next write of this shard replaces it whole.
+            self.stored.pop(shard, None)
+            raise
+        self.stored[shard] = want
+        self.writes += 1
+
+    def _send(self, client: KubeClient, shard: int | None, want: dict[str, Any]) -> None:
+        spec: dict[str, Any] = {"missionCount": len(want), "reportedAt": _now()}
+        have = self.stored.get(shard)
+        if have is None and shard is not WHOLE:
+            # Unknown content: replace the whole spec in one round trip.
+            body = [{"op": "add", "path": "/spec", "value": {**spec, "missions": want}}]
+            client.request(
+                "PATCH", self.path(shard), body, content_type=JSON_PATCH, resend_safe=True
+            )
+        else:
+            if have is None:
+                have = self._read_whole(client)
+            difference = merge_patch(have, want)
+            if difference:
+                spec["missions"] = difference
+            client.patch(self.path(shard), {"spec": spec})
+
+    def _read_whole(self, client: KubeClient) -> dict[str, Any]:
+        current = client.get_or_none(self.path(WHOLE))
+        if current is None:
+            raise ReportMissing(
+                f"the parent has no ClusterReport {self.cluster!r}: link this cluster "
+                "with centaurus.fornax.cluster_link"
+            )
+        return (current.get("spec") or {}).get("missions") or {}

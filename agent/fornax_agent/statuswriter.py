@@ -4,8 +4,12 @@ Folding is cheap; the write is a round trip, and a parent busy with hundreds of 
 slowly. One write at a time would make a fold of a thousand Missions take a thousand round
 trips; a few writers in parallel overlap them. Two writes of one Mission must not race (the
 later could land first), so a Mission asked for while its write is in flight is folded again
-after it. Each answer is the Mission as stored: it is the base of the next diff until the
-informer has caught up, so a diff is never computed against an older status than the server's.
+after it.
+
+The base of the next diff is what this writer last wrote (the agent is the only writer of
+Mission status), not the informer's copy, which lags behind our own writes: no answer has to
+be kept until the watch catches up. After a failed write (its answer may have been lost) the
+base is the informer's copy again.
 """
 
 from __future__ import annotations
@@ -26,13 +30,6 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
 log = logging.getLogger("fornax.agent.status")
 
 
-def _version(obj: dict[str, Any]) -> int:
-    try:
-        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
-    except ValueError:
-        return 0
-
-
 class StatusWriter:
     def __init__(
         self,
@@ -45,11 +42,12 @@ class StatusWriter:
         self.client_factory = client_factory
         self.on_done = on_done
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="status-writer")
-        self.clients = threading.local()
+        self.clients = threading.local()  # one long-lived client per writer thread
         self.lock = threading.Lock()
         self.in_flight: set[str] = set()
         self.again: set[str] = set()
-        self.answers: dict[str, dict[str, Any]] = {}
+        self.written: dict[str, dict[str, Any]] = {}  # Mission -> the status last written
+        self.writes = 0
 
     def busy(self, name: str) -> bool:
         """True while a write of ``name`` is in flight (it will be folded again after it)."""
@@ -60,22 +58,22 @@ class StatusWriter:
             return False
 
     def base(self, name: str, cached: dict[str, Any]) -> dict[str, Any]:
-        """The newest status known for Mission ``name``: the informer's copy or our last answer."""
+        """The status Mission ``name`` has on the server, as far as this agent knows."""
         with self.lock:
-            answer = self.answers.get(name)
-            if answer is not None and _version(cached) >= _version(answer):
-                del self.answers[name]  # the informer has caught up
-                answer = None
-        return ((answer or cached).get("status")) or {}
+            written = self.written.get(name)
+        if written is not None:
+            return written
+        return cached.get("status") or {}
 
     def forget(self, name: str) -> None:
         with self.lock:
-            self.answers.pop(name, None)
+            self.written.pop(name, None)
 
-    def submit(self, name: str, patch: dict[str, Any]) -> None:
+    def submit(self, name: str, patch: dict[str, Any], status: dict[str, Any]) -> None:
+        """Write ``patch``; ``status`` is what the Mission's status then holds."""
         with self.lock:
             self.in_flight.add(name)
-        self.pool.submit(self._write, name, patch)
+        self.pool.submit(self._write, name, patch, status)
 
     def _client(self) -> KubeClient:
         client = getattr(self.clients, "client", None)
@@ -83,12 +81,13 @@ class StatusWriter:
             client = self.clients.client = self.client_factory()
         return client
 
-    def _write(self, name: str, patch: dict[str, Any]) -> None:
+    def _write(self, name: str, patch: dict[str, Any], status: dict[str, Any]) -> None:
         failed = False
         try:
-            answer = self._client().patch(names.mission_path(name, status=True), {"status": patch})
+            self._client().patch(names.mission_path(name, status=True), {"status": patch})
             with self.lock:
-                self.answers[name] = answer
+                self.written[name] = status
+                self.writes += 1
         except KubeApiError as exc:
             if exc.status != 404:  # 404: the Mission is gone, nothing to fold
                 log.warning("status of Mission %s not written, retrying: %s", name, exc)
@@ -102,6 +101,8 @@ class StatusWriter:
             failed = True
         finally:
             with self.lock:
+                if failed:
+                    self.written.pop(name, None)
                 self.in_flight.discard(name)
                 again = name in self.again
                 self.again.discard(name)

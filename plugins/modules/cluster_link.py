@@ -13,12 +13,13 @@ version_added: 0.1.0
 description:
   - Runs against the B(parent) cluster. Creates for child O(name) exactly the objects of
     C(docs/child-identity.md) (namespace C(fornax-system), service account C(child-<name>),
-    an EdgeCluster and a ClusterReport stub, ClusterRole/Binding and Role/Binding
+    an EdgeCluster stub, ClusterReport stubs C(<name>) and its shards C(<name>.0) to
+    C(<name>.15), ClusterRole/Binding and Role/Binding
     C(fornax:child:<name>), and the shared ValidatingAdmissionPolicy C(fornax-child-tokens)
     with its binding and parameters), issues a bounded-lifetime token through the TokenRequest
     API and returns a kubeconfig the child's agent uses to reach the parent.
   - The child may read Missions, update its own EdgeCluster (and its status) and its own
-    ClusterReport, and renew its own token. Nothing else. Its renewals are bounded by the
+    ClusterReports, and renew its own token. Nothing else. Its renewals are bounded by the
     admission policy - for its own service account only, the parent's own audiences, at most
     the tree's cap of 86400 s, and only until the link's horizon (O(link_ttl)) - and a later
     run re-makes the link (O(link_ttl)), so a stolen token cannot renew itself forever.

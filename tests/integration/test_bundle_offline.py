@@ -118,7 +118,7 @@ def start_host(env: dict[str, str], image: str) -> None:
         env=env,
     )
     assert run.returncode == 0, run.stderr
-    for _ in range(60):
+    for _attempt in range(60):
         state = in_host(env, "systemctl is-system-running || true").stdout.strip()
         if state in ("running", "degraded"):
             break
@@ -133,7 +133,7 @@ def start_host(env: dict[str, str], image: str) -> None:
 
 
 def tampered_run(env: dict[str, str], inventory: Path, bundle: Path, expected: str) -> None:
-    rc, out, _ = playbook(env, inventory, "site.yml", "-e", f"fornax_bundle={bundle}")
+    rc, out, _err = playbook(env, inventory, "site.yml", "-e", f"fornax_bundle={bundle}")
     assert rc != 0 and expected in out, out[-4000:]
     assert "PLAY [Control planes of every cluster]" not in out, out[-4000:]
     untouched = in_host(env, UNTOUCHED + " && ! dpkg -s runc >/dev/null 2>&1")

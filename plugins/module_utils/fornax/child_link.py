@@ -47,7 +47,7 @@ from ..k8s.kubeconfig_file import (
     context_user,
 )
 from ..k8s.timestamps import parse_rfc3339, rfc3339
-from . import security
+from . import names, security
 from .names import API_VERSION as GROUP_VERSION
 from .names import CHILD_LABEL, GROUP, MANAGED_BY, MANAGED_BY_LABEL
 from .names import KUBE_DISTROS as DISTROS
@@ -251,9 +251,21 @@ def cluster_role_rules(name: str) -> list:
         {
             "apiGroups": [GROUP],
             "resources": ["clusterreports"],
-            "resourceNames": [name],
+            "resourceNames": report_names(name),
             "verbs": ["get", "update", "patch"],
         },
+    ]
+
+
+def report_names(name: str) -> list:
+    """The ClusterReports of child ``name``: its whole report and its shards (names.py)."""
+    return [name, *names.report_shard_names(name)]
+
+
+def report_objects(name: str) -> list:
+    return [
+        {"apiVersion": GROUP_VERSION, "kind": "ClusterReport", "metadata": _meta(report, name)}
+        for report in report_names(name)
     ]
 
 
@@ -296,7 +308,7 @@ def child_objects(
             "metadata": _meta(name, name, extra=labels),
             "spec": {"kubeDistro": distro},
         },
-        {"apiVersion": GROUP_VERSION, "kind": "ClusterReport", "metadata": _meta(name, name)},
+        *report_objects(name),
         {
             "apiVersion": RBAC_VERSION,
             "kind": "ClusterRole",

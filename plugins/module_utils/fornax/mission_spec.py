@@ -24,7 +24,6 @@ from ..k8s.yaml_support import (
     safe_load_all,
 )
 from .names import API_VERSION as GROUP_VERSION
-from .names import mission_path  # noqa: F401 - plugins/modules/mission.py reads it from here
 
 KIND = "Mission"
 

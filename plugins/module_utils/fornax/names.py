@@ -57,3 +57,29 @@ def edgecluster_path(name: Optional[str] = None, status: bool = False) -> str:
 
 def clusterreport_path(name: Optional[str] = None) -> str:
     return CLUSTERREPORTS if name is None else f"{CLUSTERREPORTS}/{name}"
+
+
+# A child reports in REPORT_SHARDS ClusterReports named ``<child>.<i>`` (a Mission's entry lives
+# in shard ``report_shard(mission)``), besides the whole-report ClusterReport ``<child>`` of
+# agents before sharding. A cluster name is a DNS-1123 label, so a name with a dot is a shard.
+REPORT_SHARDS = 16
+
+
+def report_shard(mission: str) -> int:
+    """The shard of a child's report that holds Mission ``mission``'s entry (stable)."""
+    value = 0
+    for byte in mission.encode():
+        value = (value * 31 + byte) & 0xFFFFFFFF
+    return value % REPORT_SHARDS
+
+
+def report_shard_names(child: str) -> list:
+    return [f"{child}.{i}" for i in range(REPORT_SHARDS)]
+
+
+def report_owner(report: str) -> tuple:
+    """(child, shard) of a ClusterReport name; shard None for a whole report ``<child>``."""
+    child, dot, shard = report.partition(".")
+    if not dot:
+        return child, None
+    return child, int(shard) if shard.isdigit() and int(shard) < REPORT_SHARDS else -1

@@ -7,7 +7,7 @@ import time
 
 import yaml
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeApiError,
     KubeClient,
@@ -107,7 +107,8 @@ def test_cluster_link_lifecycle(cluster, playbook, tmp_path):
             ]
         )
         assert run["remove"]["changed"] is True
-        assert len(run["remove"]["removed"]) == 8  # 7 objects and the child's horizon
+        # 6 objects, the whole report and its shards, and the child's horizon
+        assert len(run["remove"]["removed"]) == 8 + names.REPORT_SHARDS
         assert not dest.exists()
         assert run["remove again"]["changed"] is False
     finally:

@@ -46,6 +46,7 @@ def test_mission_policy_is_parsed(tmp_path):
         ({"allow_commands": "false"}, "allow_commands: 'false' must be true or false"),
         ({"command_kubeconfig": "/nope"}, "command_kubeconfig: '/nope' is not a readable file"),
         ({"policy": {}}, "policy: unknown setting"),
+        ({"max_paths": 1001}, "max_paths: 1001 must be at most 1000"),
     ],
 )
 def test_bad_settings_name_the_field(tmp_path, settings, message):

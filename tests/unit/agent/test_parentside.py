@@ -1,0 +1,151 @@
+"""The parent side: a child's shards and whole report merged, what a child's health may say.
+
+Pure logic (no API server): the folding of real reports on real clusters is tested in
+tests/integration (fornax_tree, test_untrusted_reports, test_confinement).
+"""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+from fornax_agent.parentside import ParentSide, Reports, child_sub_states, content_kind
+from fornax_agent.workqueue import WorkQueue
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import limits, names
+
+
+def entry(state: str) -> dict:
+    return {"states": {"b": state}, "generation": 1}
+
+
+def shard_of(mission: str) -> str:
+    return f"b.{names.report_shard(mission)}"
+
+
+def test_shards_merge_into_one_view_per_child():
+    reports = Reports()
+    assert reports.update(shard_of("m1"), {"m1": entry("applied")}) == {"m1"}
+    assert reports.update(shard_of("m2"), {"m2": entry("applied")}) == {"m2"}
+    assert reports.of("b") == {"m1": entry("applied"), "m2": entry("applied")}
+    # A shard written again with the same entries changes nothing to fold.
+    assert reports.update(shard_of("m1"), {"m1": entry("applied")}) == set()
+    assert reports.update(shard_of("m1"), {}) == {"m1"}
+    assert reports.of("b") == {"m2": entry("applied")}
+
+
+def test_an_entry_outside_its_own_shard_is_ignored():
+    reports = Reports()
+    home = names.report_shard("m1")
+    other = f"b.{(home + 1) % names.REPORT_SHARDS}"
+    assert reports.update(other, {"m1": entry("forged")}) == set()
+    assert reports.of("b") == {}
+
+
+def test_a_whole_report_comes_before_the_shards():
+    """An agent before shards writes the whole report; an agent with shards empties it."""
+    reports = Reports()
+    reports.update(shard_of("m1"), {"m1": entry("applied")})
+    assert reports.update("b", {"m1": entry("failed: old agent")}) == {"m1"}
+    assert reports.of("b")["m1"] == entry("failed: old agent")
+    assert reports.update("b", {}) == {"m1"}
+    assert reports.of("b")["m1"] == entry("applied")
+
+
+def test_a_name_that_is_no_shard_is_ignored():
+    reports = Reports()
+    assert reports.update("b.x", {"m1": entry("applied")}) == set()
+    assert reports.update(f"b.{names.REPORT_SHARDS}", {"m1": entry("applied")}) == set()
+    assert reports.of("b") == {}
+
+
+def test_sub_states_keep_only_valid_paths_below_the_child():
+    told = {
+        "c": "healthy",
+        "c/d": "unhealthy",
+        "UPPER": "healthy",
+        "c/" + "/".join(["z"] * limits.MAX_PATH_SEGMENTS): "healthy",
+        "e": "x" * 500,
+        "f": 3,
+    }
+    kept = child_sub_states("b", told)
+    assert kept == {"b/c": "healthy", "b/c/d": "unhealthy", "b/e": "x" * 64}
+    assert child_sub_states("b", "not a mapping") == {}
+    many = {f"n{i}": "healthy" for i in range(limits.MAX_PATHS + 5)}
+    assert len(child_sub_states("b", many)) == limits.MAX_PATHS
+
+
+def test_content_kind():
+    assert content_kind({"missionresource": "apiVersion: v1\nkind: ConfigMap\n"}) == "ConfigMap"
+    assert content_kind({"missioncommand": {"command": "true"}}) == "command"
+    assert content_kind("nonsense") == "command"
+
+
+class StubInformer:
+    def __init__(self, objects: dict) -> None:
+        self.objects = objects
+        self.synced = threading.Event()
+        self.synced.set()
+
+    def snapshot(self) -> dict:
+        return dict(self.objects)
+
+    def get(self, key: str):
+        return self.objects.get(key)
+
+
+class RecordingWriter:
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def busy(self, _name: str) -> bool:
+        return False
+
+    def base(self, _name: str, _cached: dict) -> dict:
+        return {}
+
+    def submit(self, name: str, _patch: dict, _status: dict) -> None:
+        self.written.append(name)
+
+
+def parent_side(missions: dict, children: dict) -> ParentSide:
+    config = SimpleNamespace(
+        status_writes_per_second=100.0,
+        status_write_burst=100,
+        max_paths=100,
+        child_timeout_seconds=60.0,
+    )
+    side = ParentSide(
+        config,
+        WorkQueue(),
+        client_factory=lambda: None,
+        missions=StubInformer(missions),
+        stop=threading.Event(),
+        on_folded=lambda _name: None,
+        on_news=lambda: None,
+    )
+    side.children = StubInformer(children)
+    side.reports = StubInformer({})
+    side.status_writer = RecordingWriter()
+    return side
+
+
+def report(side: ParentSide, child: str, mission: str) -> None:
+    name = f"{child}.{names.report_shard(mission)}"
+    entries = {mission: {"states": {child: "applied"}, "generation": 1}}
+    side._on_report("ADDED", {"metadata": {"name": name}, "spec": {"missions": entries}})
+
+
+def test_settled_missions_are_written_before_those_waiting_for_children():
+    missions = {
+        name: {"metadata": {"name": name, "generation": 1}, "spec": {}} for name in ("m1", "m2")
+    }
+    side = parent_side(missions, {"b": {}, "c": {}})
+    for child in ("b", "c"):
+        report(side, child, "m2")
+    report(side, "b", "m1")
+    side.fold_pending = {"m1": None, "m2": None}  # m1 asked first, but c has not reported it
+    side.fold()
+    assert side.status_writer.written == ["m2", "m1"]  # nothing else waits: m1 goes too
+    assert side.folded["m2"]["states"] == {"b": "applied", "c": "applied"}
+    assert side.folded["m1"]["states"] == {"b": "applied", "c": "pending"}

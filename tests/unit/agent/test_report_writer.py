@@ -1,0 +1,132 @@
+"""The report writer: shards, only what changed, the whole report for parents without shards.
+
+The parent's API server is a stub here that keeps ClusterReports in a dict and answers as the
+real one does (404 for a report the link did not create); the real thing is exercised by the
+scenarios in tests/integration/fornax_tree and by ``make bench BENCH=agent``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fornax_agent.report import ReportMissing, ReportWriter, split
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
+    KubeApiError,
+    KubeUnreachable,
+)
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import apply_merge_patch
+
+
+class StubParent:
+    def __init__(self, reports: list[str]) -> None:
+        self.reports = {names.clusterreport_path(r): {"metadata": {"name": r}} for r in reports}
+        self.calls: list[tuple[str, str]] = []
+        self.fail_next = False
+
+    def _report(self, path: str) -> dict:
+        if path not in self.reports:
+            raise KubeApiError(404, "NotFound", f"{path} not found")
+        return self.reports[path]
+
+    def get_or_none(self, path: str):
+        self.calls.append(("GET", path))
+        return self.reports.get(path)
+
+    def patch(self, path: str, body):
+        self.calls.append(("PATCH", path))
+        self._maybe_fail()
+        report = self._report(path)
+        self.reports[path] = apply_merge_patch(report, body)
+
+    def request(self, method, path, body, **_kwargs):
+        self.calls.append((method + "-json", path))
+        self._maybe_fail()
+        report = self._report(path)
+        assert body[0]["op"] == "add" and body[0]["path"] == "/spec"
+        report["spec"] = body[0]["value"]
+
+    def _maybe_fail(self) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise KubeUnreachable("the parent did not answer")
+
+    def missions(self, cluster: str) -> dict:
+        found = {}
+        for path, report in self.reports.items():
+            if path.rsplit("/", 1)[1].startswith(f"{cluster}."):
+                found.update((report.get("spec") or {}).get("missions") or {})
+        return found
+
+
+def entries(count: int) -> dict:
+    return {f"m{i}": {"states": {"b": "applied"}, "generation": 1} for i in range(count)}
+
+
+def shard_parent(cluster: str = "b") -> StubParent:
+    return StubParent([cluster, *names.report_shard_names(cluster)])
+
+
+def test_shards_hold_every_mission_and_a_change_rewrites_one_shard():
+    parent = shard_parent()
+    writer = ReportWriter("b")
+    missions = entries(200)
+    assert writer.write(parent, missions)
+    assert writer.sharded is True
+    assert parent.missions("b") == missions
+    parent.calls.clear()
+    changed = dict(missions, m7={"states": {"b": "failed: x"}, "generation": 1})
+    writer.write(parent, changed)
+    shard = names.report_shard("m7")
+    assert parent.calls == [("PATCH", names.clusterreport_path(f"b.{shard}"))]
+    assert parent.missions("b") == changed
+    parent.calls.clear()
+    assert not writer.write(parent, changed)  # nothing changed: nothing sent
+    assert parent.calls == []
+
+
+def test_the_whole_report_is_emptied_once_when_shards_exist():
+    parent = shard_parent()
+    whole = names.clusterreport_path("b")
+    parent.reports[whole]["spec"] = {"missions": {"old": {"states": {"b": "applied"}}}}
+    ReportWriter("b").write(parent, entries(3))
+    assert not (parent.reports[whole].get("spec") or {}).get("missions")
+
+
+def test_a_parent_without_shards_gets_the_whole_report():
+    parent = StubParent(["b"])  # linked before shards existed
+    writer = ReportWriter("b")
+    missions = entries(5)
+    writer.write(parent, missions)
+    assert writer.sharded is False
+    assert parent.reports[names.clusterreport_path("b")]["spec"]["missions"] == missions
+    writer.write(parent, entries(4))
+    assert set(parent.reports[names.clusterreport_path("b")]["spec"]["missions"]) == {
+        f"m{i}" for i in range(4)
+    }
+
+
+def test_a_parent_without_any_report_is_named():
+    with pytest.raises(ReportMissing, match="cluster_link"):
+        ReportWriter("b").write(StubParent([]), entries(1))
+
+
+def test_a_failed_write_is_replaced_whole_next_time():
+    parent = shard_parent()
+    writer = ReportWriter("b")
+    writer.write(parent, entries(20))
+    parent.fail_next = True
+    with pytest.raises(KubeUnreachable):
+        writer.write(parent, entries(10))
+    parent.calls.clear()
+    writer.write(parent, entries(10))
+    assert any(method == "PATCH-json" for method, _path in parent.calls)
+    assert parent.missions("b") == entries(10)
+
+
+def test_split_places_each_mission_in_its_shard():
+    shards = split(entries(50))
+    assert len(shards) == names.REPORT_SHARDS
+    for shard, missions in shards.items():
+        assert all(names.report_shard(m) == shard for m in missions)
+    assert sum(len(m) for m in shards.values()) == 50
