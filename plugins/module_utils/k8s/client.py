@@ -37,6 +37,7 @@ from .credentials import Credential, KubeConfigError
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"  # a list of operations (the agent's report shards)
 MAX_THROTTLED_RETRIES = 20
 TYPED_PATCH_ERROR = "failed to create typed patch object"
 MAX_RETRY_AFTER = 1.0

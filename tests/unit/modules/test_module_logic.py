@@ -10,6 +10,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import (
     child_link,
     cluster_view,
     mission_spec,
+    names,
     preview,
     progress,
 )
@@ -370,6 +371,7 @@ def test_link_objects_carry_the_documented_names_and_labels():
         "ServiceAccount/fornax-system/child-b",
         "EdgeCluster/b",
         "ClusterReport/b",
+        *(f"ClusterReport/b.{i}" for i in range(names.REPORT_SHARDS)),
         "ClusterRole/fornax:child:b",
         "ClusterRoleBinding/fornax:child:b",
         "Role/fornax-system/fornax:child:b",
@@ -381,7 +383,8 @@ def test_link_objects_carry_the_documented_names_and_labels():
     for obj in objects[:shared]:  # shared by every child: unlink leaves them
         assert child_link.CHILD_LABEL not in obj["metadata"]["labels"]
     assert objects[shared + 1]["metadata"]["labels"]["zone"] == "x"
-    assert child_link.object_path(objects[shared + 3]) == (
+    role = next(o for o in objects if o["kind"] == "ClusterRole")
+    assert child_link.object_path(role) == (
         "/apis/rbac.authorization.k8s.io/v1/clusterroles/fornax%3Achild%3Ab"
     )
     assert child_link.token_claims("not-a-jwt") == {}
