@@ -128,3 +128,12 @@ def test_the_crds_state_what_names_py_defines():
     assert distro["default"] == names.KUBE_DISTROS[0]
     health = schema["status"]["properties"]["healthStatus"]
     assert tuple(health["enum"]) == names.HEALTH_STATES
+
+
+def test_test_files_have_unique_basenames():
+    """pytest imports test files by basename (rootdir-relative, no packages): two files of one
+    name in different folders stop the whole collection of `make test`."""
+    seen: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
