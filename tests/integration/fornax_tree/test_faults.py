@@ -7,6 +7,7 @@ import time
 import yaml
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.states import PENDING
 from fornax_harness.manifests import deployment, mission
 from fornax_harness.tree import wait_for
 
@@ -117,14 +118,17 @@ def test_commands_run_only_where_the_cluster_opted_in(fornax):
     }
     with fornax.client("a") as a:
         a.create(names.MISSIONS, mission("cmd", **spec))
+    # Every cluster's final word: the command's state in c, a failure in b and d (each
+    # reaches a on its own schedule, so wait for all three to leave "pending").
     found = wait_for(
         lambda: (
             len(states(fornax, "a", "cmd")) == 3
             and states(fornax, "a", "cmd").get("b/c") == "configmap/cmd-ran"
+            and PENDING not in states(fornax, "a", "cmd").values()
             and states(fornax, "a", "cmd")
         ),
-        15,
-        "command ran in c",
+        30,
+        "command ran in c, refused in b and d",
     )
     disabled = "failed: missioncommand is disabled on this cluster (allow_commands: false)"
     assert found == {"b": disabled, "b/c": "configmap/cmd-ran", "b/c/d": disabled}
