@@ -51,10 +51,6 @@ def split(missions: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return shards
 
 
-def _now() -> str:
-    return rfc3339()
-
-
 class ReportWriter:
     def __init__(self, cluster: str) -> None:
         self.cluster = cluster
@@ -112,7 +108,7 @@ class ReportWriter:
         if current is not None and (current.get("spec") or {}).get("missions"):
             client.patch(
                 self.path(WHOLE),
-                {"spec": {"missions": None, "missionCount": 0, "reportedAt": _now()}},
+                {"spec": {"missions": None, "missionCount": 0, "reportedAt": rfc3339()}},
             )
         self.stored[WHOLE] = {}
 
@@ -127,7 +123,7 @@ class ReportWriter:
         self.writes += 1
 
     def _send(self, client: KubeClient, shard: int | None, want: dict[str, Any]) -> None:
-        spec: dict[str, Any] = {"missionCount": len(want), "reportedAt": _now()}
+        spec: dict[str, Any] = {"missionCount": len(want), "reportedAt": rfc3339()}
         have = self.stored.get(shard)
         if have is None and shard is not WHOLE:
             # Unknown content: replace the whole spec in one round trip.

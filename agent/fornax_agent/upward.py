@@ -49,10 +49,6 @@ VERSION = "0.1.0"
 log = logging.getLogger("fornax.agent")
 
 
-def now_rfc3339() -> str:
-    return rfc3339()
-
-
 class ParentLink:
     """The parent's connection settings; replaced when the token is renewed."""
 
@@ -257,7 +253,7 @@ class Heartbeat:
 
     def own_status(self) -> dict[str, Any]:
         status: dict[str, Any] = {
-            "lastHeartbeat": now_rfc3339(),
+            "lastHeartbeat": rfc3339(),
             "subEdgeClusterStates": self.parent_side.sub_states(),
             "agentVersion": VERSION,
         }
