@@ -197,7 +197,6 @@ class KubeClient:
         self.user_agent = user_agent
         self.credential: Optional[Credential] = settings.auth()
         self.proxy = urlsplit(settings.proxy) if settings.proxy else None
-        self._secrets_dir: Optional[str] = None
         self._cert_pair: Optional[tuple[bytes, bytes]] = None
         if settings.client_cert_data and settings.client_key_data:
             self._cert_pair = (settings.client_cert_data, settings.client_key_data)
@@ -220,29 +219,30 @@ class KubeClient:
         else:
             ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
         if pair:
-            # ssl can only load a client key pair from files: keep them in a private directory
-            # for the life of this client.
-            self._drop_secrets()
-            self._secrets_dir = tempfile.mkdtemp(prefix="fornax-kube-")
-            cert = os.path.join(self._secrets_dir, "client.crt")
-            key = os.path.join(self._secrets_dir, "client.key")
+            self._load_client_pair(ctx, pair)
+        return ctx
+
+    @staticmethod
+    def _load_client_pair(ctx: ssl.SSLContext, pair: tuple[bytes, bytes]) -> None:
+        # ssl loads a client key pair only from files: write them into a private directory and
+        # remove it as soon as the context holds them, so no key outlives this call on disk
+        # (not even when the process is killed later).
+        secrets = tempfile.mkdtemp(prefix="fornax-kube-")
+        try:
+            cert = os.path.join(secrets, "client.crt")
+            key = os.path.join(secrets, "client.key")
             for path, data in ((cert, pair[0]), (key, pair[1])):
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
             ctx.load_cert_chain(cert, key)
-        return ctx
-
-    def _drop_secrets(self) -> None:
-        if self._secrets_dir:
-            shutil.rmtree(self._secrets_dir, ignore_errors=True)
-            self._secrets_dir = None
+        finally:
+            shutil.rmtree(secrets, ignore_errors=True)
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        self._drop_secrets()
 
     def __enter__(self) -> KubeClient:
         return self
