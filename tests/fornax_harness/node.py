@@ -6,9 +6,10 @@ OCI archives of scripts/node-images.sh) with ``*_service_manager: none``: the ma
 systemd, so the harness starts ``containerd`` and the kubelet (its command line from the
 ``argv.json`` the role wrote) as managed processes. Everything carries the node's tag in its
 name or path (``/var/lib/<tag>``, ``/run/<tag>``, the bridge), and ``destroy()`` takes the node
-apart with the role's own ``fornax-node-reset``. kube-proxy is not started: it would write
-service chains into this shared machine's iptables (the bridge's masquerade rule is its own and
-goes with the pods).
+apart with the role's own ``fornax-node-reset``. kube-proxy runs in its nftables mode: all its
+rules live in its own ``kube-proxy`` nftables tables (the iptables mode would add KUBE-* chains
+to this shared machine's tables), which the reset deletes. One node with kube-proxy at a time on
+a machine: the table name is kube-proxy's, not the node's.
 """
 
 from __future__ import annotations
@@ -25,12 +26,21 @@ from typing import Any
 
 import yaml
 
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+
 from .binaries import repo_root
 from .cluster import TestCluster
+from .manifests import mission
 from .process import HarnessError, ManagedProcess, free_port
+from .tree import FornaxTree, start_tree, wait_for
 
 PLAYBOOK = Path(__file__).with_name("node_playbook.yml")
 RECAP = re.compile(r"changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+HTTPD = "localhost/fornax/httpd:1"
+BUSYBOX = "localhost/fornax/busybox:1"
+HTTPD_PAGE = "fornax httpd"  # what the httpd image serves (scripts/node-images.sh)
+PODS = "/api/v1/namespaces/default/pods"
+PROXY_MODE = "nftables"
 
 
 def images_dir() -> Path:
@@ -113,7 +123,8 @@ class TestNode:
             "kubelet_node_ip": "",  # the kubelet refuses a loopback node address
             "kubelet_port": free_port(),
             "kubelet_healthz_port": free_port(),
-            "kubelet_kube_proxy": False,
+            "kubelet_kube_proxy": True,
+            "kubelet_kube_proxy_mode": PROXY_MODE,
             "kubelet_label_host": "localhost",
             "kubelet_admin_kubeconfig": str(self.cluster.kubeconfig_path),
             "kubelet_kubectl": str(self.cluster.bin / "kubectl"),
@@ -148,8 +159,11 @@ class TestNode:
             time.sleep(0.1)
 
     def start_kubelet(self) -> None:
-        argv = json.loads((self.work / "kubelet" / "argv.json").read_text())["kubelet"]
-        self._spawn("kubelet", argv)
+        """The kubelet and kube-proxy, with the command lines the kubelet role wrote."""
+        argv = json.loads((self.work / "kubelet" / "argv.json").read_text())
+        self._spawn("kubelet", argv["kubelet"])
+        if argv.get("kube-proxy"):
+            self._spawn("kube-proxy", argv["kube-proxy"])
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         proc = ManagedProcess(f"{self.name}/{name}", argv, self.work / "logs" / f"{name}.log")
@@ -177,8 +191,9 @@ class TestNode:
 
     def destroy(self) -> str:
         """Stop the kubelet, take the pods apart while containerd runs, stop it, clean again."""
-        if "kubelet" in self.processes:
-            self.processes["kubelet"].stop()
+        for name in ("kube-proxy", "kubelet"):
+            if name in self.processes:
+                self.processes[name].stop()
         first = self.reset()
         if "containerd" in self.processes:
             self.processes["containerd"].stop()
@@ -186,3 +201,133 @@ class TestNode:
         for path in (self.var, self.run_dir):
             shutil.rmtree(path, ignore_errors=True)
         return second or first
+
+
+def proxy_leftovers() -> list[str]:
+    """What of kube-proxy is in this machine's netfilter: its nftables tables, KUBE-SERVICES."""
+    found = []
+    nft = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False)
+    found += [t for t in nft.stdout.splitlines() if t.strip().endswith(" kube-proxy")]
+    for table in ("nat", "filter"):
+        rules = subprocess.run(
+            ["iptables", "-t", table, "-S"], capture_output=True, text=True, check=False
+        )
+        found += [r for r in rules.stdout.splitlines() if "KUBE-SERVICES" in r]
+    return found
+
+
+def pod_spec() -> dict[str, Any]:
+    """An httpd pod from the node's own image (no registry): Ready once it answers on 8080."""
+    return {
+        "automountServiceAccountToken": False,
+        "containers": [
+            {
+                "name": "web",
+                "image": HTTPD,
+                "imagePullPolicy": "Never",
+                "ports": [{"containerPort": 8080}],
+                "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
+            }
+        ],
+        "terminationGracePeriodSeconds": 1,
+    }
+
+
+def web_deployment(name: str) -> dict[str, Any]:
+    """A one-replica Deployment of the httpd pod, its pods labelled app=<name>."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec()},
+        },
+    }
+
+
+def web_service(name: str) -> dict[str, Any]:
+    """A ClusterIP Service on port 80 in front of the Deployment ``name``'s pods."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "selector": {"app": name},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
+        },
+    }
+
+
+def node_ready(cluster: TestCluster, name: str) -> bool:
+    with cluster.client() as client:
+        node = client.get_or_none(f"/api/v1/nodes/{name}") or {}
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def ready_pod(pod: dict[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    conditions = status.get("conditions") or []
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return ready and status.get("phase") == "Running" and bool(status.get("podIP"))
+
+
+def pod_ready(cluster: TestCluster, name: str) -> dict[str, Any] | None:
+    with cluster.client() as client:
+        pod = client.get_or_none(f"{PODS}/{name}") or {}
+    return pod if ready_pod(pod) else None
+
+
+def ready_app_pods(cluster: TestCluster, app: str) -> list[dict[str, Any]]:
+    """The Running and Ready pods labelled app=<app> (empty while there are none)."""
+    with cluster.client() as client:
+        pods = client.get(f"{PODS}?labelSelector=app%3D{app}")["items"]
+    return [p for p in pods if ready_pod(p)]
+
+
+def bring_up(node: TestNode, images: Path) -> Path:
+    """Install with the roles, start containerd, import, start the kubelet, label."""
+    inventory = node.inventory(images)
+    node.play(inventory, "install")
+    node.start()
+    node.play(inventory, "install")  # containerd runs now: the images are imported
+    if "localhost/fornax/pause:1" not in node.ctr("images", "list", "--quiet"):
+        raise HarnessError("the pause image was not imported into containerd")
+    node.start_kubelet()
+    node.play(inventory, "label")
+    wait_for(lambda: node_ready(node.cluster, node.name), 60, f"node {node.name} Ready")
+    return inventory
+
+
+def node_tree(work: Path, tag: str, pod_cidr: str, images: Path) -> tuple[FornaxTree, TestNode]:
+    """A root and a leaf cluster ``<tag>-root`` / ``<tag>-leaf``, the leaf with a real node."""
+    tree = start_tree(
+        work / "tree",
+        {f"{tag}-root": None, f"{tag}-leaf": f"{tag}-root"},
+        real_nodes=(f"{tag}-leaf",),
+    )
+    node = TestNode(tree[f"{tag}-leaf"], work, tag, pod_cidr)
+    try:
+        bring_up(node, images)
+    except BaseException:
+        node.destroy()
+        tree.destroy()
+        raise
+    return tree, node
+
+
+def mission_pod_ready_seconds(
+    tree: FornaxTree, root: str, node: TestNode, name: str, *extra: dict[str, Any]
+) -> float:
+    """Create at ``root`` a Mission of the httpd Deployment ``name`` (and ``extra`` objects);
+    the seconds until its pod is Running and Ready on ``node``."""
+    resource = yaml.safe_dump_all([web_deployment(name), *extra])
+    created = time.monotonic()
+    with tree.client(root) as client:
+        client.create(names.MISSIONS, mission(name, resource))
+    wait_for(
+        lambda: ready_app_pods(node.cluster, name), 120, f"the Mission {name}'s pod Running, Ready"
+    )
+    return time.monotonic() - created

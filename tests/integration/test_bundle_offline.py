@@ -154,24 +154,30 @@ def prerequisites(env: dict[str, str]) -> str:
     return image
 
 
-def test_offline_install_from_the_bundle(tmp_path: Path) -> None:
-    env = podman_env()
-    image = prerequisites(env)
-    inventory = write_inventory(tmp_path)
-    built = sh([str(ROOT / "scripts/build-collection.sh"), str(tmp_path / "collection")])
+def build_bundle(env: dict[str, str], inventory: Path, tmp: Path) -> tuple[Path, float, int]:
+    """playbooks/bundle.yml for ``inventory`` into ``tmp``/bundle: (bundle, seconds, bytes).
+    Also what bench/groups/nodes.py measures."""
+    built = sh([str(ROOT / "scripts/build-collection.sh"), str(tmp / "collection")])
     assert built.returncode == 0, built.stderr
-    bundle = tmp_path / "bundle"
-    rc, out, build_seconds = playbook(
+    bundle = tmp / "bundle"
+    rc, out, seconds = playbook(
         env,
         inventory,
         "bundle.yml",
         "-e",
         f"fornax_bundle_dest={bundle}",
         "-e",
-        f"fornax_bundle_collection={tmp_path / 'collection/centaurus-fornax.tar.gz'}",
+        f"fornax_bundle_collection={tmp / 'collection/centaurus-fornax.tar.gz'}",
     )
     assert rc == 0, out[-4000:]
-    size = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file())
+    return bundle, seconds, sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file())
+
+
+def test_offline_install_from_the_bundle(tmp_path: Path) -> None:
+    env = podman_env()
+    image = prerequisites(env)
+    inventory = write_inventory(tmp_path)
+    bundle, build_seconds, size = build_bundle(env, inventory, tmp_path)
     try:
         start_host(env, image)
         # A changed byte in a package of the closure, then a missing binary.

@@ -6,7 +6,11 @@ CNI bridge config, the node's certificates signed by the cluster's CA, its kubec
 images imported from OCI archives, the labels) is what the roles write. Against real API
 servers with controller-manager and scheduler (no kwok). Root is needed (mounts, cgroups,
 network namespaces): without it, or without containerd, the test skips (fails under CI=true).
-Everything is named ``i11nodes``; the node is taken apart with the role's fornax-node-reset.
+Everything is named ``i11nodes`` (or ``$FORNAX_TEST_ID``); the node is taken apart with the role's fornax-node-reset.
+kube-proxy runs in its nftables mode (its own ``kube-proxy`` tables); after the reset nothing of
+it is left in this machine's netfilter. The tree test also proves a Mission's Service answering
+another pod through its ClusterIP, and edge autonomy at node level: the leaf's API server goes
+away and comes back, the pod serves all along and is never restarted.
 """
 
 from __future__ import annotations
@@ -15,24 +19,36 @@ import ipaddress
 import os
 import shutil
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.nodes import EDGE_NODE_LABEL
 from fornax_harness.cluster import ClusterSpec, TestCluster
-from fornax_harness.manifests import mission
-from fornax_harness.node import TestNode, images_dir
+from fornax_harness.node import (
+    BUSYBOX,
+    HTTPD_PAGE,
+    PODS,
+    TestNode,
+    bring_up,
+    images_dir,
+    mission_pod_ready_seconds,
+    node_ready,
+    node_tree,
+    pod_ready,
+    pod_spec,
+    proxy_leftovers,
+    ready_app_pods,
+    web_service,
+)
 from fornax_harness.prereq import require
-from fornax_harness.tree import start_tree, wait_for
+from fornax_harness.tree import wait_for
 
-TAG = "i11nodes"
+TAG = os.environ.get("FORNAX_TEST_ID", "i11nodes")
 POD_CIDR = "10.251.77.0/24"
-HTTPD = "localhost/fornax/httpd:1"
-PODS = "/api/v1/namespaces/default/pods"
 # Five playbook runs on a loaded two-core machine took up to 13 minutes (usually 3-5).
 pytestmark = pytest.mark.timeout(1200)
 
@@ -50,39 +66,6 @@ def node_images() -> Path:
     return images_dir()
 
 
-def pod_spec(name: str) -> dict:
-    """An httpd pod from the node's own image (no registry): Ready once it answers on 8080."""
-    return {
-        "automountServiceAccountToken": False,
-        "containers": [
-            {
-                "name": "web",
-                "image": HTTPD,
-                "imagePullPolicy": "Never",
-                "ports": [{"containerPort": 8080}],
-                "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
-            }
-        ],
-        "terminationGracePeriodSeconds": 1,
-    }
-
-
-def node_ready(cluster: TestCluster, name: str) -> bool:
-    with cluster.client() as client:
-        node = client.get_or_none(f"/api/v1/nodes/{name}") or {}
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def pod_ready(cluster: TestCluster, name: str) -> dict | None:
-    with cluster.client() as client:
-        pod = client.get_or_none(f"{PODS}/{name}") or {}
-    status = pod.get("status") or {}
-    conditions = status.get("conditions") or []
-    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-    return pod if ready and status.get("phase") == "Running" and status.get("podIP") else None
-
-
 @pytest.fixture
 def node_cluster(
     node_images: Path, cluster_factory, tmp_path: Path
@@ -95,18 +78,7 @@ def node_cluster(
         leftovers = node.destroy()
         assert not Path(f"/sys/class/net/{node.bridge}").exists(), "the CNI bridge is left"
         assert not leftovers.strip(), leftovers
-
-
-def bring_up(node: TestNode, images: Path) -> Path:
-    """Install with the roles, start containerd, import, start the kubelet, label."""
-    inventory = node.inventory(images)
-    node.play(inventory, "install")
-    node.start()
-    node.play(inventory, "install")  # containerd runs now: the images are imported
-    assert "localhost/fornax/pause:1" in node.ctr("images", "list", "--quiet")
-    node.start_kubelet()
-    node.play(inventory, "label")
-    return inventory
+        assert proxy_leftovers() == [], "kube-proxy's rules are left"
 
 
 def test_a_pod_runs_ready_with_an_ip_on_a_node_the_roles_installed(
@@ -134,7 +106,7 @@ def test_a_pod_runs_ready_with_an_ip_on_a_node_the_roles_installed(
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": {"name": "web"},
-                "spec": {**pod_spec("web"), "nodeName": node.name},
+                "spec": {**pod_spec(), "nodeName": node.name},
             },
         )
     pod = wait_for(lambda: pod_ready(cluster, "web"), 90, "pod web Running and Ready")
@@ -143,47 +115,105 @@ def test_a_pod_runs_ready_with_an_ip_on_a_node_the_roles_installed(
     print(f"node installed and Ready in {node_seconds:.1f} s; pod Ready in {ready_seconds:.1f} s")
 
 
+def client_pod(node: TestNode, service: str) -> dict:
+    """A busybox pod that fetches the page through the Service's ClusterIP (from the env vars
+    the kubelet gives pods made after the Service: no DNS here), retrying a bounded while.
+    ``nc``, not ``wget``: the static busybox's wget crashes in a FROM-scratch image (glibc's
+    name lookup wants NSS modules it cannot load)."""
+    env = service.upper().replace("-", "_")
+    script = (
+        "for i in $(seq 60); do printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
+        f" | nc -w 2 ${env}_SERVICE_HOST ${env}_SERVICE_PORT | grep -q '{HTTPD_PAGE}'"
+        " && exit 0; sleep 1; done; exit 1"
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"{service}-client"},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "nodeName": node.name,
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "client",
+                    "image": BUSYBOX,
+                    "imagePullPolicy": "Never",
+                    "command": ["/bin/sh", "-c", script],
+                }
+            ],
+        },
+    }
+
+
+def check_service_answers_another_pod(node: TestNode, service: str) -> None:
+    leaf = node.cluster
+    with leaf.client() as client:
+        found = client.get(f"/api/v1/namespaces/default/services/{service}")
+        assert ipaddress.ip_address(found["spec"]["clusterIP"])
+        client.create(PODS, client_pod(node, service))
+
+    def finished() -> dict | None:
+        with leaf.client() as client:
+            pod = client.get(f"{PODS}/{service}-client")
+        return pod if pod["status"].get("phase") in ("Succeeded", "Failed") else None
+
+    pod = wait_for(finished, 120, f"the client pod of Service {service} finished")
+    assert pod["status"]["phase"] == "Succeeded", (
+        f"no answer through Service {service} ({found['spec']['clusterIP']}): "
+        f"{pod['status']}\nkube-proxy:\n{node.processes['kube-proxy'].tail()}"
+    )
+
+
+def http_get(url: str) -> str:
+    """From this machine straight to a pod IP (no proxy from the environment)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=5) as answer:
+        return answer.read().decode()
+
+
+def check_pods_outlive_the_control_plane(node: TestNode, app: str) -> None:
+    """Edge autonomy: the API server goes away, the pod serves on; it comes back, the node
+    reports Ready again and the pod is the same, never restarted."""
+    leaf = node.cluster
+    [before] = ready_app_pods(leaf, app)
+    url = f"http://{before['status']['podIP']}:8080/"
+    restarts = before["status"]["containerStatuses"][0]["restartCount"]
+    tasks = node.ctr("tasks", "list")
+    log = node.work / "logs" / "kubelet.log"
+    seen = log.stat().st_size
+    leaf.stop_apiserver()
+    try:
+        wait_for(
+            lambda: b"connection refused" in log.read_bytes()[seen:],
+            90,
+            "the kubelet to notice that its API server is gone",
+            interval=1,
+        )
+        assert HTTPD_PAGE in http_get(url)
+        assert node.ctr("tasks", "list") == tasks, "the node's containers changed"
+    finally:
+        leaf.start_apiserver()
+    wait_for(lambda: node_ready(leaf, node.name), 120, "the node Ready again", interval=0.5)
+    [after] = wait_for(lambda: ready_app_pods(leaf, app), 60, "the pod Running and Ready again")
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["status"]["containerStatuses"][0]["restartCount"] == restarts
+    assert HTTPD_PAGE in http_get(url)
+
+
 def test_a_mission_deployment_gets_ready_replicas_on_a_leaf_clusters_real_node(
     node_images: Path, k8s_bin: Path, tmp_path: Path
 ) -> None:
-    tree = start_tree(
-        tmp_path / "tree",
-        {f"{TAG}-root": None, f"{TAG}-leaf": f"{TAG}-root"},
-        real_nodes=(f"{TAG}-leaf",),
-    )
-    leaf = tree[f"{TAG}-leaf"]
-    node = TestNode(leaf, tmp_path, TAG, POD_CIDR)
+    """A Mission's Deployment + Service on the leaf's real node: Ready, counted, answering
+    another pod through the ClusterIP, and running on while the leaf's API server is away."""
+    tree, node = node_tree(tmp_path, TAG, POD_CIDR, node_images)
     leftovers = ""
     try:
-        bring_up(node, node_images)
-        deployment = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "default"},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec("web")},
-            },
-        }
-        created = time.monotonic()
-        with tree.client(f"{TAG}-root") as root:
-            root.create(names.MISSIONS, mission("web", yaml.safe_dump(deployment)))
-
-        def ready_replicas() -> bool:
-            with leaf.client() as client:
-                found = client.get_or_none("/apis/apps/v1/namespaces/default/deployments/web") or {}
-            return (found.get("status") or {}).get("readyReplicas") == 1
-
-        wait_for(ready_replicas, 120, "the Mission's Deployment ready on the leaf's real node")
-        seconds = time.monotonic() - created
-        with leaf.client() as client:
-            pods = client.get(f"{PODS}?labelSelector=app%3Dweb")["items"]
-        assert [p["spec"]["nodeName"] for p in pods] == [node.name]
-        assert all(
-            ipaddress.ip_address(p["status"]["podIP"]) in ipaddress.ip_network(POD_CIDR)
-            for p in pods
-        )
+        seconds = mission_pod_ready_seconds(tree, f"{TAG}-root", node, "web", web_service("web"))
+        [pod] = ready_app_pods(node.cluster, "web")
+        assert pod["spec"]["nodeName"] == node.name
+        assert ipaddress.ip_address(pod["status"]["podIP"]) in ipaddress.ip_network(POD_CIDR)
 
         def edge_nodes() -> list:
             with tree.client(f"{TAG}-root") as root:
@@ -193,8 +223,17 @@ def test_a_mission_deployment_gets_ready_replicas_on_a_leaf_clusters_real_node(
         assert wait_for(edge_nodes, 30, "the leaf's EdgeCluster counts the edge node") == [
             node.name
         ]
-        print(f"Mission created at the root -> Deployment ready on the real node: {seconds:.1f} s")
+        print(f"Mission created at the root -> its pod Ready on the real node: {seconds:.1f} s")
+        started = time.monotonic()
+        check_service_answers_another_pod(node, "web")
+        service_seconds = time.monotonic() - started
+        check_pods_outlive_the_control_plane(node, "web")
+        print(
+            f"Service answered another pod in {service_seconds:.1f} s; control plane away and"
+            f" back in {time.monotonic() - started - service_seconds:.1f} s"
+        )
     finally:
         leftovers = node.destroy()
         tree.destroy()
     assert not leftovers.strip(), leftovers
+    assert proxy_leftovers() == [], "kube-proxy's rules are left"

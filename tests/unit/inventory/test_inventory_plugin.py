@@ -464,3 +464,23 @@ def test_rollout_problems_name_clusters_without_one_control_plane_host(plugin, t
         "cluster c has 0 control-plane hosts (none); the control_plane role runs a "
         "single-member etcd, so exactly one is needed",
     ]
+
+
+def test_rollout_problems_name_a_pod_cidr_too_small_for_the_clusters_nodes(plugin, tmp_path):
+    # Three nodes need four parts of at least 16 addresses: a /27 cannot give them; the run
+    # stops in validate_inventory.yml, before any host changes.
+    nodes = ", ".join(
+        f"{{name: c-n{i}, roles: [edge_node], address: 198.18.2.{20 + i}}}" for i in range(3)
+    )
+    text = SMALL.replace(
+        "      - name: c\n        hosts: [{name: c-cp, roles: [control_plane], address: 198.18.2.10}]",
+        "      - name: c\n        podCidr: 10.99.0.0/27\n"
+        f"        hosts: [{{name: c-cp, roles: [control_plane], address: 198.18.2.10}}, {nodes}]",
+    )
+    found = hostvars(inventory_of(plugin, tmp_path, text), "c-n0")["fornax_rollout_problems"]
+    assert found == [
+        "cluster c: fornax_pod_cidr 10.99.0.0/27 is too small for 3 nodes: each needs at least"
+        " 16 addresses"
+    ]
+    fits = text.replace("podCidr: 10.99.0.0/27", "podCidr: 10.99.0.0/26")
+    assert hostvars(inventory_of(plugin, tmp_path, fits), "c-n0")["fornax_rollout_problems"] == []
