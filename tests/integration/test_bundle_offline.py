@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fornax_harness.prereq import require
 
@@ -33,7 +34,11 @@ ROOT = Path(__file__).resolve().parents[2]
 NAME = f"fornax-offline-{os.environ.get('FORNAX_TEST_ID', 'test')}-{os.getpid()}"
 # The node packages: those of roles/containerd (installed here through prerequisites, which
 # proves they install from the bundle alone).
-NODE_PACKAGES = ["containerd", "runc", "containernetworking-plugins", "iptables", "conntrack"]
+# What the node role installs (roles/containerd/defaults/main.yml): the offline host gets it
+# from the bundle's repository.
+NODE_PACKAGES = yaml.safe_load((ROOT / "roles/containerd/defaults/main.yml").read_text())[
+    "containerd_packages"
+]
 UNTOUCHED = (
     "test ! -e /etc/kubernetes && test ! -e /opt/fornax && test ! -e /etc/sysctl.d/90-fornax.conf"
 )

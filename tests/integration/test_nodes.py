@@ -56,8 +56,10 @@ pytestmark = pytest.mark.timeout(1200)
 @pytest.fixture(scope="module")
 def node_images() -> Path:
     require(os.geteuid() == 0, "root (a node mounts, makes cgroups and netns)", "Run as root.")
-    for tool in ("containerd", "ctr", "runc", "podman"):
-        require(shutil.which(tool) is not None, tool, "apt-get install containerd runc podman")
+    for tool in ("containerd", "ctr", "runc", "podman", "nft"):
+        require(
+            shutil.which(tool) is not None, tool, "apt-get install containerd runc podman nftables"
+        )
     require(
         Path("/usr/lib/cni/bridge").exists(),
         "CNI plugins",
