@@ -127,6 +127,7 @@ class ParentSide:
         stop: threading.Event,
         on_folded: Callable[[str], None] | None,
         on_news: Callable[[], None],
+        on_children: Callable[[], None] | None = None,
     ) -> None:
         self.cfg = config
         self.queue = queue
@@ -134,6 +135,7 @@ class ParentSide:
         self.missions = missions
         self.on_folded = on_folded  # a Mission's folded status changed (None: nobody reads it)
         self.on_news = on_news  # this subtree's health changed: tell the parent now
+        self.on_children = on_children  # a child's EdgeCluster came, changed or went
         self.lock = threading.Lock()
         self.children_seen: dict[str, float] = {}
         self.children_heartbeat: dict[str, str | None] = {}
@@ -181,6 +183,8 @@ class ParentSide:
                 news = self.children_health.get(child) != health
                 self.children_health[child] = health
         self.queue.add("children")
+        if self.on_children is not None:
+            self.on_children()
         if news:
             self.on_news()
         if kind == "DELETED":
