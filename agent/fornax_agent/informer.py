@@ -67,6 +67,7 @@ class Informer(threading.Thread):
         self.cache: dict[str, dict[str, Any]] = {}
         self.synced = threading.Event()
         self.connected = False
+        self.watch_seconds = WATCH_SECONDS  # the server ends each watch after this
         self.log = logging.getLogger(f"fornax.agent.{name}")
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
@@ -169,7 +170,7 @@ class Informer(threading.Thread):
         for event in client.watch(
             self.path,
             resource_version=version,
-            timeout_seconds=WATCH_SECONDS,
+            timeout_seconds=self.watch_seconds,
             label_selector=self.label_selector,
         ):
             obj = event.get("object") if isinstance(event, dict) else None

@@ -17,8 +17,9 @@ copies (name, labels, spec) and the Mission's generation, and children watch tho
   Missions they mirror (name, labels, ``generation`` = the Mission's, spec). A parent without
   mirrors - no such kind (404), a link that predates them (403), or Missions but no mirror at
   all (an agent that keeps none) - is watched as before, through its Missions (statuses
-  dropped from the cache), and asked again for mirrors at every re-list (at least every
-  ``WATCH_SECONDS``).
+  dropped from the cache); every ``RECHECK_SECONDS`` it asks whether mirrors are offered now
+  (one small GET: a link's RBAC may reach the API server's cache after the agent's first
+  list) and, when they are, lists them.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
     KubeClient,
 )
 
-from .informer import Informer
+from .informer import WATCH_SECONDS, Informer
 from .workqueue import WorkQueue
 
 log = logging.getLogger("fornax.agent.mirrors")
+RECHECK_SECONDS = 15  # watching Missions (no mirrors): how often to ask for mirrors again
 
 
 def mirror_of(mission: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +96,7 @@ class ParentMissions(Informer):
     def __init__(self, client_factory: Callable[[], KubeClient], on_event: Any, **kw: Any) -> None:
         super().__init__("parent-missions", client_factory, names.MISSIONSPECS, on_event, **kw)
         self.mirrored = True
+        self.said = False  # the first choice is logged too
 
     def _fetch(self, client: KubeClient) -> dict[str, Any]:
         listing = self._get_or_refused(client, names.MISSIONSPECS)
@@ -119,14 +122,22 @@ class ParentMissions(Informer):
         return bool(found and found.get("items"))
 
     def _use(self, mirrored: bool) -> None:
-        if mirrored != self.mirrored:
+        if mirrored != self.mirrored or not self.said:
+            self.said = True
             log.info("parent's Missions read from %s", "mirrors" if mirrored else "Missions")
         self.mirrored = mirrored
         self.path = names.MISSIONSPECS if mirrored else names.MISSIONS
 
     def _watch(self, client: KubeClient, version: str) -> str:
+        self.watch_seconds = WATCH_SECONDS if self.mirrored else RECHECK_SECONDS
         version = super()._watch(client, version)
-        return version if self.mirrored else ""  # no mirrors: ask again at the next list
+        if self.mirrored or not self._mirrors_offered(client):
+            return version
+        return ""  # list again, from the mirrors
+
+    def _mirrors_offered(self, client: KubeClient) -> bool:
+        found = self._get_or_refused(client, names.MISSIONSPECS, limit=1)
+        return found is not None and bool(found.get("items") or not self._any_mission(client))
 
     def shape(self, obj: dict[str, Any]) -> dict[str, Any]:
         if self.mirrored:

@@ -157,3 +157,14 @@ def test_other_errors_of_the_mirror_list_are_raised_for_the_informer_to_retry():
     client = RecordingClient({names.MISSIONSPECS: KubeApiError(503, "Unavailable", "busy")})
     with pytest.raises(KubeApiError):
         informer._fetch(client)
+
+
+def test_watching_missions_the_child_asks_for_mirrors_again():
+    informer = ParentMissions(lambda: None, lambda *_: None)
+    refused = KubeApiError(403, "Forbidden", "RBAC not there yet")
+    client = RecordingClient({names.MISSIONSPECS: refused, names.MISSIONS: listing(MISSION)})
+    informer._fetch(client)
+    assert not informer.mirrored
+    assert not informer._mirrors_offered(client)
+    client.answers[names.MISSIONSPECS] = listing(mirror_of(MISSION))
+    assert informer._mirrors_offered(client)
