@@ -5,6 +5,7 @@
 | downward.py | copy the parent's Missions, carry out the matching ones | ("copy", m), ("exec", m) |
 | upward.py | this cluster's report and heartbeat on its parent | "report" (+ heartbeat thread) |
 | parentside.py | children's heartbeats and reports, folded into Missions | "fold", "children" |
+| mirrors.py | the spec mirrors children watch instead of the Missions | ("mirror", m) |
 
 Every change arrives through a watch (an Informer) and becomes a key in one de-duplicating work
 queue, handled by one worker thread, so bursts coalesce and no two handlers race. Work that
@@ -43,6 +44,7 @@ from .config import AgentConfig
 from .downward import Downward, is_copy
 from .faults import FAULTS
 from .informer import Informer
+from .mirrors import MirrorKeeper, ParentMissions
 from .parentside import ParentSide
 from .ratelimit import Backoff
 from .store import Store
@@ -52,7 +54,7 @@ from .workqueue import WorkQueue
 RETRY_DELAY = 0.5
 RETRY_MAX = 5.0  # seconds: the longest wait before retrying work after a transient error
 # Work that moves Missions down the tree goes before work that reports up.
-PRIORITY = {"copy": 0, "exec": 1, "report": 2, "fold": 3, "children": 4}
+PRIORITY = {"copy": 0, "mirror": 0, "exec": 1, "report": 2, "fold": 3, "children": 4}
 
 log = logging.getLogger("fornax.agent")
 
@@ -93,17 +95,21 @@ class Agent:
             stop=self.stop,
             on_state=self._state_changed,
         )
-        self.parent_side = ParentSide(
-            config,
+        self.parent_side = self._parent_side()
+        self.mirrors = MirrorKeeper(
             self.queue,
             client_factory=self.local_client,
             missions=self.missions,
+            children=self.parent_side.children,
             stop=self.stop,
-            on_folded=self._folded if self.link is not None else None,
-            on_news=self._news,
         )
         self.reporter, self.heartbeat = self._upward()
-        self.informers = [self.missions, self.parent_side.children, self.parent_side.reports]
+        self.informers = [
+            self.missions,
+            self.parent_side.children,
+            self.parent_side.reports,
+            self.mirrors.informer,
+        ]
         if self.parent_missions is not None:
             self.informers.append(self.parent_missions)
         self.handlers: dict[str, Callable[..., None]] = {
@@ -112,7 +118,20 @@ class Agent:
             "fold": self.parent_side.fold,
             "report": self._report,
             "children": self.parent_side.check_children,
+            "mirror": self.mirrors.keep,
         }
+
+    def _parent_side(self) -> ParentSide:
+        return ParentSide(
+            self.cfg,
+            self.queue,
+            client_factory=self.local_client,
+            missions=self.missions,
+            stop=self.stop,
+            on_folded=self._folded if self.link is not None else None,
+            on_news=self._news,
+            on_children=self._children_changed,
+        )
 
     def _upward(self) -> tuple[Reporter | None, Heartbeat | None]:
         if self.link is None:
@@ -139,10 +158,8 @@ class Agent:
     def _parent_missions(self) -> Informer | None:
         if self.link is None:
             return None
-        return Informer(
-            "parent-missions",
+        return ParentMissions(
             self.link.client,
-            names.MISSIONS,
             self._on_parent_mission,
             on_sync=self._on_parent_sync,
             stop=self.stop,
@@ -182,6 +199,9 @@ class Agent:
         if self.reporter is not None:
             self.reporter.later()
 
+    def _children_changed(self) -> None:
+        self.mirrors.children_changed()
+
     def _news(self) -> None:
         if self.heartbeat is not None:
             self.heartbeat.news()
@@ -197,6 +217,7 @@ class Agent:
         name = meta["name"]
         annotations = meta.get("annotations") or {}
         marks = (meta.get("generation"), annotations.get(names.PARENT_GENERATION_ANNOTATION))
+        self.queue.add(("mirror", name))  # labels change no generation: the keeper compares
         with self.lock:
             if kind == "DELETED":
                 self.seen.pop(name, None)

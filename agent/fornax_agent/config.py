@@ -41,8 +41,10 @@ class AgentConfig:
     resync_seconds: float = 30.0
     report_delay_seconds: float = 0.02  # coalesce bursts of changes into one report write
     max_paths: int = 100
-    status_writes_per_second: float = 10.0  # Mission status writes on this cluster
-    status_write_burst: int = 20
+    # Mission status writes on this cluster: a ceiling (the writes also wait for the API
+    # server's answers); no child watches Missions, so a write costs the parent alone.
+    status_writes_per_second: float = 50.0
+    status_write_burst: int = 50
     allow_commands: bool = False
     command_timeout_seconds: float = 10.0
     command_user: str | int | None = None  # run commands as this (unprivileged) user

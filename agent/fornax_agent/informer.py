@@ -67,11 +67,16 @@ class Informer(threading.Thread):
         self.cache: dict[str, dict[str, Any]] = {}
         self.synced = threading.Event()
         self.connected = False
+        self.watch_seconds = WATCH_SECONDS  # the server ends each watch after this
         self.log = logging.getLogger(f"fornax.agent.{name}")
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         with self.lock:
             return dict(self.cache)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.cache)
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self.lock:
@@ -85,7 +90,7 @@ class Informer(threading.Thread):
                 client = self.client_factory()
                 version = self._list(client)
                 backoff = 0.05
-                while not self.stop_event.is_set():
+                while version and not self.stop_event.is_set():  # "": list again
                     version = self._watch(client, version)
             except KubeApiError as exc:
                 if exc.status != 410:
@@ -109,12 +114,21 @@ class Informer(threading.Thread):
             self.log.warning("lost %s: %s", self.path, exc)
         self.connected = False
 
+    def _fetch(self, client: KubeClient) -> dict[str, Any]:
+        """The list the cache is made of (a subclass may choose among sources here)."""
+        return client.get(self.path, labelSelector=self.label_selector)
+
+    def shape(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """What the cache keeps of an object (all of it; a subclass may keep less)."""
+        return obj
+
     def _list(self, client: KubeClient) -> str:
-        listing = client.get(self.path, labelSelector=self.label_selector)
+        listing = self._fetch(client)
         fresh = {}
-        for item in listing.get("items") or []:
+        for raw in listing.get("items") or []:
             try:
-                fresh[object_key(item)] = self._with_kind(item, listing)
+                item = self.shape(self._with_kind(raw, listing))
+                fresh[object_key(item)] = item
             except Malformed as exc:
                 self.log.warning("%s: skipped %s", self.path, exc)
         with self.lock:
@@ -156,7 +170,7 @@ class Informer(threading.Thread):
         for event in client.watch(
             self.path,
             resource_version=version,
-            timeout_seconds=WATCH_SECONDS,
+            timeout_seconds=self.watch_seconds,
             label_selector=self.label_selector,
         ):
             obj = event.get("object") if isinstance(event, dict) else None
@@ -175,6 +189,7 @@ class Informer(threading.Thread):
             if kind == "BOOKMARK":
                 continue
             try:
+                obj = self.shape(obj)
                 key = object_key(obj)
             except Malformed as exc:
                 self.log.warning("%s: skipped %s", self.path, exc)

@@ -42,6 +42,9 @@ log = logging.getLogger("fornax.agent.parent")
 RETRY_DELAY = 0.5
 FOLD_BATCH = 50  # Missions folded per turn of the work queue
 STATUS_WRITERS = 2  # Mission status writes in flight at once
+# Writes submitted and not yet answered, at most: the fold goes on as the API server answers,
+# so a slow parent slows the writes down (and folds waiting meanwhile merge) whatever the budget.
+STATUS_BACKLOG = 2 * STATUS_WRITERS
 PARTIAL_WAIT = 10.0  # seconds a status still waiting for children may wait behind settled ones
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 HEALTH_LENGTH = 64  # a child's health strings are cut to this (they are told, not trusted)
@@ -127,6 +130,7 @@ class ParentSide:
         stop: threading.Event,
         on_folded: Callable[[str], None] | None,
         on_news: Callable[[], None],
+        on_children: Callable[[], None] | None = None,
     ) -> None:
         self.cfg = config
         self.queue = queue
@@ -134,6 +138,7 @@ class ParentSide:
         self.missions = missions
         self.on_folded = on_folded  # a Mission's folded status changed (None: nobody reads it)
         self.on_news = on_news  # this subtree's health changed: tell the parent now
+        self.on_children = on_children  # a child's EdgeCluster came, changed or went
         self.lock = threading.Lock()
         self.children_seen: dict[str, float] = {}
         self.children_heartbeat: dict[str, str | None] = {}
@@ -145,7 +150,9 @@ class ParentSide:
         self.folded: dict[str, dict[str, Any]] = {}  # Mission -> its last folded status
         self.fold_retries = Backoff(RETRY_DELAY, 60.0)
         self.status_writes = TokenBucket(config.status_writes_per_second, config.status_write_burst)
-        self.status_writer = StatusWriter(client_factory, STATUS_WRITERS, self._status_done)
+        self.status_writer = StatusWriter(
+            client_factory, STATUS_WRITERS, self._status_done, on_free=self._writer_free
+        )
         self.children = Informer(
             "edgeclusters", client_factory, names.EDGECLUSTERS, self._on_child, stop=stop
         )
@@ -181,6 +188,8 @@ class ParentSide:
                 news = self.children_health.get(child) != health
                 self.children_health[child] = health
         self.queue.add("children")
+        if self.on_children is not None:
+            self.on_children()
         if news:
             self.on_news()
         if kind == "DELETED":
@@ -262,6 +271,8 @@ class ParentSide:
             self.queue.add("fold", RETRY_DELAY)
             return
         for _done in range(FOLD_BATCH):
+            if self.status_writer.backlog() >= STATUS_BACKLOG:
+                return  # the next answer asks for the next fold (_writer_free)
             wait = self.status_writes.wait()
             if wait > 0:
                 self.queue.add("fold", wait)
@@ -325,6 +336,9 @@ class ParentSide:
             self.fold_later(name, self.fold_retries.next(name))
         else:
             self.fold_retries.reset(name)
+
+    def _writer_free(self) -> None:
+        self.queue.add("fold")
 
     def _status_done(self, name: str, failed: bool) -> None:
         """From a status writer: ``name`` changed during its write, or the write failed."""

@@ -2,11 +2,13 @@
 
 A token bucket: how often the agent may write Mission status on its own cluster.
 
-Every status write of a Mission is sent to every watcher of Missions, and every child watches
-its parent's Missions; under a burst (a thousand Missions arriving, two hundred children
-reporting each) an unlimited folder would rewrite each Mission once per child report. With a
-budget, writes spread out and the work queue merges the folds that wait, so each write carries
-more news. Quiet trees never notice: the bucket starts full.
+Under a burst (a thousand Missions arriving, two hundred children reporting each) an unlimited
+folder would rewrite each Mission once per child report, each write re-storing a status of
+about 100 kB. With a budget, writes spread out and the work queue merges the folds that wait,
+so each write carries more news. Children watch the Missions' spec mirrors, not the Missions
+(mirrors.py), so a status write is the parent's cost alone: the default (50/s) lets a full
+fold of 1,000 Missions take 20 s; the status writer also waits for the API server's answers,
+so a slow parent is written to more slowly. Quiet trees never notice: the bucket starts full.
 """
 
 from __future__ import annotations

@@ -36,11 +36,14 @@ class StatusWriter:
         client_factory: Callable[[], KubeClient],
         workers: int,
         on_done: Callable[[str, bool], None],
+        on_free: Callable[[], None] | None = None,
     ) -> None:
         """``on_done(name, failed)`` runs when Mission ``name`` needs folding again: it was
-        asked for during its write, or the write failed."""
+        asked for during its write, or the write failed; ``on_free()`` after every write (the
+        folder waits for the API server's answers, see ``backlog``)."""
         self.client_factory = client_factory
         self.on_done = on_done
+        self.on_free = on_free
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="status-writer")
         self.clients = threading.local()  # one long-lived client per writer thread
         self.lock = threading.Lock()
@@ -56,6 +59,11 @@ class StatusWriter:
                 self.again.add(name)
                 return True
             return False
+
+    def backlog(self) -> int:
+        """Writes submitted and not answered yet (in flight or waiting for a writer)."""
+        with self.lock:
+            return len(self.in_flight)
 
     def base(self, name: str, cached: dict[str, Any]) -> dict[str, Any]:
         """The status Mission ``name`` has on the server, as far as this agent knows."""
@@ -108,6 +116,8 @@ class StatusWriter:
                 self.again.discard(name)
         if again or failed:
             self.on_done(name, failed)
+        if self.on_free is not None:
+            self.on_free()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

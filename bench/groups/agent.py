@@ -3,10 +3,15 @@
 propagation_*: a Mission created/updated/deleted at a until its Deployment exists/changes/is
 gone in d (a -> b -> c -> d, real agent processes). status_rollup: d's Deployment ready until
 a's Mission shows it. fanout: one parent (a real API server and its real agent) and 200 child
-identities, each a real watch of the parent's Missions plus a real report loop with its own
+identities, each a real watch of the parent's Missions as the agent watches them (their spec
+mirrors, fornax_agent.mirrors.ParentMissions) plus a real report loop with its own
 least-privilege credential (hosted by two worker processes, sharing no cluster: the parent
 side is what is measured), 1,000 Missions, until every child reported every Mission
 (fanout_converge) and a's Missions count every cluster (fanout_status_folded).
+
+Every wait is bounded (FANOUT_WAIT from the first Mission created to the folded status, 180 s
+for the children's watches, 30 s per propagation probe): a run that cannot meet them fails
+with a TimeoutError saying what was still missing, rather than running on.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fornax_agent.informer import Informer
+from fornax_agent.mirrors import ParentMissions
 from fornax_agent.report import ReportWriter
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import child_link, names
@@ -36,7 +42,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import
     settings_from_kubeconfig,
 )
 from fornax_harness.manifests import deployment, mission
-from fornax_harness.tree import start_tree, wait_for
+from fornax_harness.tree import HarnessError, start_tree, wait_for
 
 from ._stats import percentile
 
@@ -48,6 +54,7 @@ MISSIONS = 1000
 REPORT_DELAY = 0.02  # the agent's default report_delay_seconds
 SUBTREE = 4  # every fan-out child also reports 4 clusters below it: 1,000 clusters in all
 WORKERS = 2  # processes hosting the light children
+FANOUT_WAIT = 480.0  # seconds from the first Mission created until every status is folded
 
 
 def poll(probe, timeout: float = 30.0) -> float:
@@ -112,16 +119,14 @@ def agent_rss_mb(pid: int) -> float:
 
 
 class LightChild:
-    """One child identity: a real watch of the parent's Missions and a real report loop."""
+    """One child identity: the agent's watch of the parent's Missions and a real report loop."""
 
     def __init__(self, name: str, kubeconfig: dict[str, Any], stop: Any) -> None:
         self.name = name
         self.settings = settings_from_kubeconfig(kubeconfig)
         self.stop = stop
         self.dirty = threading.Event()
-        self.informer = Informer(
-            f"fan-{name}", self.client, names.MISSIONS, self._changed, stop=stop
-        )
+        self.informer = ParentMissions(self.client, self._changed, stop=stop)
         self.reported = 0
         self.failures = 0
         self.errors: Counter[str] = Counter()
@@ -194,6 +199,10 @@ class ChildProcesses:
     def all_reported(self, missions: int) -> bool:
         return self._alive() and all(n == missions for n in self.reported)
 
+    def progress(self) -> str:
+        done = sum(n == MISSIONS for n in self.reported)
+        return f"{done} of {len(self.reported)} children, {self.failures()} failed writes"
+
     def failures(self) -> int:
         return sum(self.failed)
 
@@ -258,10 +267,19 @@ def fanout(root: Path) -> dict[str, float]:
             start = time.perf_counter()
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(lambda i: create(tree, i), range(MISSIONS)))
-            wait_for(lambda: group.all_reported(MISSIONS), 1800, "every child reported", 0.2)
+            deadline = start + FANOUT_WAIT
+            try:
+                wait_for(
+                    lambda: group.all_reported(MISSIONS),
+                    max(1.0, deadline - time.perf_counter()),
+                    f"every child reported all {MISSIONS} Missions",
+                    0.2,
+                )
+            except HarnessError as exc:
+                raise TimeoutError(f"{exc} ({group.progress()})") from exc
             reported = time.perf_counter()
             total = CHILDREN * (SUBTREE + 1)
-            folded_view.wait(total, 1800)
+            folded_view.wait(total, max(1.0, deadline - time.perf_counter()))
             folded = time.perf_counter()
             served = requests_served(a) - before
             sample = a.get(names.mission_path("f-0000"))

@@ -44,7 +44,7 @@ from .process import HarnessError, ManagedProcess, free_port, port_in_use
 
 ADMIN_USER = "fornax-admin"
 SERVICE_CIDR = "10.96.0.0/16"  # allocation only: no traffic is ever sent to these addresses
-CRD_FILES = ("mission.yaml", "edgecluster.yaml", "clusterreport.yaml")
+CRD_FILES = ("mission.yaml", "edgecluster.yaml", "clusterreport.yaml", "missionspec.yaml")
 
 
 @dataclass

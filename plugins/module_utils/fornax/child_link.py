@@ -241,7 +241,13 @@ def shared_objects() -> list:
 
 def cluster_role_rules(name: str) -> list:
     return [
-        {"apiGroups": [GROUP], "resources": ["missions"], "verbs": ["get", "list", "watch"]},
+        # missionspecs: what a child watches (spec mirrors, no status); missions: what agents
+        # before mirrors watch, and what a new agent falls back to under such a parent.
+        {
+            "apiGroups": [GROUP],
+            "resources": ["missionspecs", "missions"],
+            "verbs": ["get", "list", "watch"],
+        },
         {
             "apiGroups": [GROUP],
             "resources": ["edgeclusters", "edgeclusters/status"],

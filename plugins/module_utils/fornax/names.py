@@ -22,6 +22,10 @@ HEALTH_STATES = (HEALTHY, UNHEALTHY, DISCONNECTED)
 MISSIONS = f"/apis/{API_VERSION}/missions"
 EDGECLUSTERS = f"/apis/{API_VERSION}/edgeclusters"
 CLUSTERREPORTS = f"/apis/{API_VERSION}/clusterreports"
+# A Mission's spec mirror (kind MissionSpec, same name as its Mission): what children watch, so a
+# status write of a Mission reaches no child (see docs/agent.md, "Lean watches").
+MISSIONSPEC_KIND = "MissionSpec"
+MISSIONSPECS = f"/apis/{API_VERSION}/missionspecs"
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "centaurus.fornax"
@@ -53,6 +57,10 @@ def mission_path(name: Optional[str] = None, status: bool = False) -> str:
 def edgecluster_path(name: Optional[str] = None, status: bool = False) -> str:
     path = EDGECLUSTERS if name is None else f"{EDGECLUSTERS}/{name}"
     return f"{path}/status" if status else path
+
+
+def missionspec_path(name: Optional[str] = None) -> str:
+    return MISSIONSPECS if name is None else f"{MISSIONSPECS}/{name}"
 
 
 def clusterreport_path(name: Optional[str] = None) -> str:

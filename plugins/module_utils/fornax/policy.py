@@ -415,6 +415,7 @@ AGENT_OWN_RULES = (
             "edgeclusters",
             "edgeclusters/status",
             "clusterreports",
+            "missionspecs",
         ],
         "verbs": list(CONTENT_VERBS),
     },

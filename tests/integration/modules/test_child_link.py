@@ -106,6 +106,9 @@ def test_child_identity_is_least_privilege(admin):
         assert [m["metadata"]["name"] for m in child.get(f"{API}/missions")["items"]] == ["m"]
         assert child.get(f"{API}/missions/m")["spec"]["missioncommand"]["command"] == "true"
         next(iter(child.watch(f"{API}/missions", timeout_seconds=1)), None)
+        # the spec mirrors the agent watches (kept by the parent's agent, none here yet)
+        assert child.get(f"{API}/missionspecs")["items"] == []
+        next(iter(child.watch(f"{API}/missionspecs", timeout_seconds=1)), None)
         own = child.get(f"{API}/edgeclusters/lb")
         own["spec"]["kubeconfig"] = "/etc/fornax/lb.kubeconfig"
         child.replace(f"{API}/edgeclusters/lb", own)
@@ -145,6 +148,9 @@ def test_child_identity_is_least_privilege(admin):
         forbidden(child.patch, f"{API}/missions/m", {"metadata": {"labels": {"a": "b"}}})
         forbidden(child.patch, f"{API}/missions/m/status", {"status": {"states": {"lb": "x"}}})
         forbidden(child.delete, f"{API}/missions/m")
+        mirror = {"apiVersion": child_link.GROUP_VERSION, "kind": "MissionSpec"}
+        mirror.update(metadata={"name": "m"}, missionGeneration=1, spec={})
+        forbidden(child.create, f"{API}/missionspecs", mirror)
         forbidden(
             child.create,
             f"{API}/missions",

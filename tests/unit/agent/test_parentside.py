@@ -9,7 +9,13 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-from fornax_agent.parentside import ParentSide, Reports, child_sub_states, content_kind
+from fornax_agent.parentside import (
+    STATUS_BACKLOG,
+    ParentSide,
+    Reports,
+    child_sub_states,
+    content_kind,
+)
 from fornax_agent.workqueue import WorkQueue
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import limits, names
@@ -97,6 +103,10 @@ class StubInformer:
 class RecordingWriter:
     def __init__(self) -> None:
         self.written: list[str] = []
+        self.unanswered = 0
+
+    def backlog(self) -> int:
+        return self.unanswered
 
     def busy(self, _name: str) -> bool:
         return False
@@ -149,3 +159,25 @@ def test_settled_missions_are_written_before_those_waiting_for_children():
     assert side.status_writer.written == ["m2", "m1"]  # nothing else waits: m1 goes too
     assert side.folded["m2"]["states"] == {"b": "applied", "c": "applied"}
     assert side.folded["m1"]["states"] == {"b": "applied", "c": "pending"}
+
+
+def test_the_fold_waits_for_the_api_servers_answers():
+    """With STATUS_BACKLOG writes unanswered, nothing more is submitted, whatever the budget;
+    an answer (the writer's on_free) asks for the next fold."""
+    missions = {
+        f"m{i}": {"metadata": {"name": f"m{i}", "generation": 1}, "spec": {}} for i in (1, 2)
+    }
+    side = parent_side(missions, {"b": {}})
+    for name in missions:
+        report(side, "b", name)
+    side.fold_pending = dict.fromkeys(missions)
+    side.status_writer.unanswered = STATUS_BACKLOG
+    side.fold()
+    assert side.status_writer.written == []
+    side.status_writer.unanswered = 0
+    while side.queue.get(timeout=0) is not None:  # the folds the reports asked for
+        pass
+    side._writer_free()
+    assert side.queue.get(timeout=1) == "fold"
+    side.fold()
+    assert side.status_writer.written == ["m1", "m2"]

@@ -1,0 +1,212 @@
+"""Lean watches: children watch spec mirrors of their parent's Missions, never the Missions.
+
+A Mission's status holds a state per cluster of its subtree (about 100 kB with 1,000 clusters)
+and is rewritten as children report. Every write of it would be sent, whole, to every watch of
+Missions: with 200 children watching, a parent folding 1,000 Missions sends 200 x 1,000 such
+objects, and every child decodes and caches statuses it never reads. So each cluster's agent
+keeps, next to every Mission, a ``MissionSpec`` of the same name holding only what a child
+copies (name, labels, spec) and the Mission's generation, and children watch those:
+
+- ``MirrorKeeper`` (the parent's side): work key ``("mirror", m)`` brings the mirror of Mission
+  ``m`` to the Mission (written when spec, labels or generation differ; deleted with the
+  Mission). A status write changes none of these, so it costs the children nothing. Mirrors are
+  kept only while the cluster has children (a leaf writes none); the first child's arrival
+  brings them all. The mirror names its Mission as owner, so the garbage collector deletes it
+  too when the agent is away.
+- ``ParentMissions`` (the child's side): an informer of the parent's mirrors, shaped as the
+  Missions they mirror (name, labels, ``generation`` = the Mission's, spec). A parent without
+  mirrors - no such kind (404), a link that predates them (403), or Missions but no mirror at
+  all (an agent that keeps none) - is watched as before, through its Missions (statuses
+  dropped from the cache); every ``RECHECK_SECONDS`` it asks whether mirrors are offered now
+  (one small GET: a link's RBAC may reach the API server's cache after the agent's first
+  list) and, when they are, lists them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
+    KubeApiError,
+    KubeClient,
+)
+
+from .informer import WATCH_SECONDS, Informer
+from .workqueue import WorkQueue
+
+log = logging.getLogger("fornax.agent.mirrors")
+RECHECK_SECONDS = 15  # watching Missions (no mirrors): how often to ask for mirrors again
+
+
+def mirror_of(mission: dict[str, Any]) -> dict[str, Any]:
+    """The MissionSpec of a Mission: its name, labels, generation and spec, nothing else."""
+    meta = mission.get("metadata") or {}
+    owner = {"apiVersion": names.API_VERSION, "kind": "Mission", "name": meta.get("name")}
+    if meta.get("uid"):
+        owner["uid"] = meta["uid"]
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": names.MISSIONSPEC_KIND,
+        "metadata": {
+            "name": meta.get("name"),
+            "labels": dict(meta.get("labels") or {}),
+            "ownerReferences": [owner] if "uid" in owner else [],
+        },
+        "missionGeneration": meta.get("generation") or 0,
+        "spec": mission.get("spec") if isinstance(mission.get("spec"), dict) else {},
+    }
+
+
+def same_mirror(current: dict[str, Any], desired: dict[str, Any]) -> bool:
+    meta, want = current.get("metadata") or {}, desired["metadata"]
+    owners = [(o.get("uid"), o.get("name")) for o in meta.get("ownerReferences") or []]
+    return (
+        current.get("spec") == desired["spec"]
+        and current.get("missionGeneration") == desired["missionGeneration"]
+        and (meta.get("labels") or {}) == want["labels"]
+        and owners == [(o.get("uid"), o.get("name")) for o in want["ownerReferences"]]
+    )
+
+
+def as_mission(obj: dict[str, Any], generation: Any) -> dict[str, Any]:
+    """What a child keeps of a parent's Mission (or mirror): no status, no managed fields."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return obj  # malformed: the informer skips it
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": "Mission",
+        "metadata": {
+            "name": meta.get("name"),
+            "labels": meta.get("labels") or {},
+            "generation": generation,
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "spec": obj.get("spec"),
+    }
+
+
+class ParentMissions(Informer):
+    """The parent's Missions, read from their mirrors when the parent keeps them."""
+
+    def __init__(self, client_factory: Callable[[], KubeClient], on_event: Any, **kw: Any) -> None:
+        super().__init__("parent-missions", client_factory, names.MISSIONSPECS, on_event, **kw)
+        self.mirrored = True
+        self.said = False  # the first choice is logged too
+
+    def _fetch(self, client: KubeClient) -> dict[str, Any]:
+        listing = self._get_or_refused(client, names.MISSIONSPECS)
+        if listing is not None and (listing.get("items") or not self._any_mission(client)):
+            self._use(True)
+            return listing
+        self._use(False)
+        return client.get(names.MISSIONS)
+
+    @staticmethod
+    def _get_or_refused(client: KubeClient, path: str, **query: Any) -> dict[str, Any] | None:
+        """The list at ``path``; None when the parent has no such kind or refuses it."""
+        try:
+            return client.get(path, **query)
+        except KubeApiError as exc:
+            if exc.status not in (403, 404):
+                raise
+            return None
+
+    def _any_mission(self, client: KubeClient) -> bool:
+        """True when the parent has Missions (with no mirror at all: it keeps none)."""
+        found = self._get_or_refused(client, names.MISSIONS, limit=1)
+        return bool(found and found.get("items"))
+
+    def _use(self, mirrored: bool) -> None:
+        if mirrored != self.mirrored or not self.said:
+            self.said = True
+            log.info("parent's Missions read from %s", "mirrors" if mirrored else "Missions")
+        self.mirrored = mirrored
+        self.path = names.MISSIONSPECS if mirrored else names.MISSIONS
+
+    def _watch(self, client: KubeClient, version: str) -> str:
+        self.watch_seconds = WATCH_SECONDS if self.mirrored else RECHECK_SECONDS
+        version = super()._watch(client, version)
+        if self.mirrored or not self._mirrors_offered(client):
+            return version
+        return ""  # list again, from the mirrors
+
+    def _mirrors_offered(self, client: KubeClient) -> bool:
+        found = self._get_or_refused(client, names.MISSIONSPECS, limit=1)
+        return found is not None and bool(found.get("items") or not self._any_mission(client))
+
+    def shape(self, obj: dict[str, Any]) -> dict[str, Any]:
+        if self.mirrored:
+            return as_mission(obj, obj.get("missionGeneration"))
+        meta = obj.get("metadata")
+        return as_mission(obj, meta.get("generation") if isinstance(meta, dict) else None)
+
+
+class MirrorKeeper:
+    """Keeps one MissionSpec per Mission of this cluster while it has children."""
+
+    def __init__(
+        self,
+        queue: WorkQueue,
+        *,
+        client_factory: Callable[[], KubeClient],
+        missions: Informer,
+        children: Informer,
+        stop: threading.Event,
+    ) -> None:
+        self.queue = queue
+        self.local = client_factory()
+        self.missions = missions
+        self.children = children
+        self.had_children = False
+        self.informer = Informer(
+            "missionspecs",
+            client_factory,
+            names.MISSIONSPECS,
+            self._on_mirror,
+            on_sync=self.all_later,
+            stop=stop,
+        )
+
+    def _on_mirror(self, _kind: str, obj: dict[str, Any]) -> None:
+        self.queue.add(("mirror", obj["metadata"]["name"]))
+
+    def children_changed(self) -> None:
+        """A child came or went: the first one brings every mirror."""
+        has = self.children.count() > 0
+        if has and not self.had_children:
+            self.all_later()
+        self.had_children = has
+
+    def all_later(self) -> None:
+        if self.informer.synced.is_set():
+            for name in set(self.missions.snapshot()) | set(self.informer.snapshot()):
+                self.queue.add(("mirror", name))
+
+    def keep(self, name: str) -> None:
+        """Bring Mission ``name``'s mirror to the Mission (the sync of either watch asks again)."""
+        if not self.missions.synced.is_set():
+            self.queue.add(("mirror", name), 0.5)
+            return
+        if not self.informer.synced.is_set():
+            return  # its first list asks for every Mission (never, without the kind here)
+        mission = self.missions.get(name)
+        current = self.informer.get(name)
+        if mission is None:
+            if current is not None:
+                self.local.delete_if_exists(names.missionspec_path(name))
+            return
+        if current is None and self.children.count() == 0:
+            return  # nobody would read it
+        desired = mirror_of(mission)
+        if current is None or not same_mirror(current, desired):
+            self.local.apply(
+                names.missionspec_path(name),
+                desired,
+                field_manager=names.FIELD_MANAGER_AGENT,
+                force=True,
+            )

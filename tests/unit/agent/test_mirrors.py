@@ -1,0 +1,170 @@
+"""Spec mirrors: what a parent's agent keeps for its children, what a child reads of them.
+
+Pure logic with stand-ins for the API (recorded calls): the real mirrors, watches and the
+fallback under a parent without them are tested on real API servers in
+tests/integration/test_lean_watches.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from fornax_agent.mirrors import MirrorKeeper, ParentMissions, as_mission, mirror_of, same_mirror
+from fornax_agent.workqueue import WorkQueue
+
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeApiError
+
+MISSION = {
+    "apiVersion": names.API_VERSION,
+    "kind": "Mission",
+    "metadata": {
+        "name": "web",
+        "uid": "u-1",
+        "generation": 3,
+        "labels": {"team": "shop"},
+        "resourceVersion": "77",
+        "managedFields": [{"manager": "kubectl"}],
+    },
+    "spec": {"missionresource": "kind: ConfigMap\n"},
+    "status": {"states": {f"c{i}": "applied" for i in range(1000)}},
+}
+
+
+class StubInformer:
+    def __init__(self, objects: dict) -> None:
+        self.objects = objects
+        self.synced = threading.Event()
+        self.synced.set()
+
+    def snapshot(self) -> dict:
+        return dict(self.objects)
+
+    def get(self, key: str) -> Any:
+        return self.objects.get(key)
+
+    def count(self) -> int:
+        return len(self.objects)
+
+
+class RecordingClient:
+    def __init__(self, answers: dict | None = None) -> None:
+        self.answers = answers or {}
+        self.calls: list[tuple] = []
+
+    def apply(self, path: str, obj: dict, **_kw: Any) -> dict:
+        self.calls.append(("apply", path, obj))
+        return obj
+
+    def delete_if_exists(self, path: str) -> bool:
+        self.calls.append(("delete", path))
+        return True
+
+    def get(self, path: str, **query: Any) -> Any:
+        self.calls.append(("get", path, query))
+        answer = self.answers[path]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_a_mirror_holds_the_spec_and_generation_and_no_status():
+    mirror = mirror_of(MISSION)
+    assert mirror["kind"] == names.MISSIONSPEC_KIND
+    assert mirror["metadata"] == {
+        "name": "web",
+        "labels": {"team": "shop"},
+        "ownerReferences": [
+            {"apiVersion": names.API_VERSION, "kind": "Mission", "name": "web", "uid": "u-1"}
+        ],
+    }
+    assert mirror["missionGeneration"] == 3 and mirror["spec"] == MISSION["spec"]
+    assert "status" not in mirror
+    assert same_mirror({**mirror, "metadata": {**mirror["metadata"], "uid": "x"}}, mirror)
+    assert not same_mirror({**mirror, "missionGeneration": 2}, mirror)
+    assert not same_mirror({**mirror, "metadata": {"name": "web"}}, mirror)
+
+
+def test_a_child_keeps_a_mirror_as_the_mission_it_mirrors():
+    shaped = as_mission(mirror_of(MISSION) | {"metadata": {"name": "web", "labels": {}}}, 3)
+    assert shaped["metadata"]["generation"] == 3 and shaped["spec"] == MISSION["spec"]
+    fallback = as_mission(MISSION, 3)  # a Mission itself (older parent): status dropped
+    assert "status" not in fallback and "managedFields" not in fallback["metadata"]
+    assert fallback["metadata"]["resourceVersion"] == "77"
+    assert as_mission({"metadata": "broken"}, 1) == {"metadata": "broken"}
+
+
+def keeper(missions: dict, mirrors: dict, children: dict) -> tuple[MirrorKeeper, RecordingClient]:
+    client = RecordingClient()
+    keep = MirrorKeeper(
+        WorkQueue(),
+        client_factory=lambda: client,
+        missions=StubInformer(missions),
+        children=StubInformer(children),
+        stop=threading.Event(),
+    )
+    keep.informer = StubInformer(mirrors)
+    return keep, client
+
+
+def test_the_keeper_writes_changed_mirrors_and_deletes_those_of_deleted_missions():
+    keep, client = keeper({"web": MISSION}, {}, {"b": {}})
+    keep.keep("web")
+    assert client.calls == [("apply", names.missionspec_path("web"), mirror_of(MISSION))]
+    keep.informer.objects["web"] = mirror_of(MISSION)
+    keep.keep("web")  # a status write: the mirror is unchanged, nothing written
+    assert len(client.calls) == 1
+    keep.missions.objects.clear()
+    keep.keep("web")
+    assert client.calls[-1] == ("delete", names.missionspec_path("web"))
+
+
+def test_a_leaf_keeps_no_mirror_until_a_child_comes():
+    keep, client = keeper({"web": MISSION}, {}, {})
+    keep.keep("web")
+    assert client.calls == []
+    keep.children.objects["b"] = {}
+    keep.children_changed()
+    assert keep.queue.get(timeout=0) == ("mirror", "web")
+
+
+def listing(*items: dict) -> dict:
+    return {"metadata": {"resourceVersion": "5"}, "items": list(items)}
+
+
+@pytest.mark.parametrize(
+    ("mirrors", "missions", "mirrored"),
+    [
+        (listing(mirror_of(MISSION)), listing(MISSION), True),
+        (listing(), listing(), True),  # nothing anywhere yet: mirrors
+        (listing(), listing(MISSION), False),  # Missions but no mirror: its agent keeps none
+        (KubeApiError(404, "NotFound", "no such kind"), listing(MISSION), False),
+        (KubeApiError(403, "Forbidden", "a link before mirrors"), listing(MISSION), False),
+    ],
+)
+def test_a_child_reads_mirrors_when_the_parent_keeps_them(mirrors, missions, mirrored):
+    informer = ParentMissions(lambda: None, lambda *_: None)
+    client = RecordingClient({names.MISSIONSPECS: mirrors, names.MISSIONS: missions})
+    informer._fetch(client)
+    assert informer.mirrored is mirrored
+    assert informer.path == (names.MISSIONSPECS if mirrored else names.MISSIONS)
+
+
+def test_other_errors_of_the_mirror_list_are_raised_for_the_informer_to_retry():
+    informer = ParentMissions(lambda: None, lambda *_: None)
+    client = RecordingClient({names.MISSIONSPECS: KubeApiError(503, "Unavailable", "busy")})
+    with pytest.raises(KubeApiError):
+        informer._fetch(client)
+
+
+def test_watching_missions_the_child_asks_for_mirrors_again():
+    informer = ParentMissions(lambda: None, lambda *_: None)
+    refused = KubeApiError(403, "Forbidden", "RBAC not there yet")
+    client = RecordingClient({names.MISSIONSPECS: refused, names.MISSIONS: listing(MISSION)})
+    informer._fetch(client)
+    assert not informer.mirrored
+    assert not informer._mirrors_offered(client)
+    client.answers[names.MISSIONSPECS] = listing(mirror_of(MISSION))
+    assert informer._mirrors_offered(client)
