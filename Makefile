@@ -44,7 +44,7 @@ images: deps
 	@$(ENV) && scripts/node-images.sh
 
 demo: deps
-	@bash scripts/bootstrap.sh podman
+	@bash scripts/bootstrap.sh podman images
 	@$(ENV) && scripts/demo.sh up
 
 demo-status:
@@ -70,7 +70,7 @@ validate: deps
 	@$(ENV) && scripts/validate-demo.sh
 
 test: deps lint
-	@bash scripts/bootstrap.sh podman
+	@bash scripts/bootstrap.sh podman images
 	@$(ENV) && FORNAX_MOLECULE_CHECK=0 scripts/pytest.sh tests $(PYTEST_ARGS)
 
 unit: deps
@@ -80,7 +80,7 @@ integration: deps
 	@$(ENV) && scripts/pytest.sh tests/integration $(PYTEST_ARGS)
 
 molecule: deps
-	@bash scripts/bootstrap.sh podman
+	@bash scripts/bootstrap.sh podman images
 	@$(ENV) && scripts/pytest.sh tests/molecule $(PYTEST_ARGS)
 
 lint: deps

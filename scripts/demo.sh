@@ -43,7 +43,8 @@ run_playbook() {
   return "$rc"
 }
 
-# "name address" of every host of the hierarchy file (each becomes a container of that name)
+# "name address kind" of every host of the hierarchy file (each becomes a container of that
+# name); kind is node for the hosts with the edge_node role (they run pods), host otherwise.
 inventory_hosts() {
   python3 - "$INVENTORY" <<'PY'
 import sys
@@ -52,10 +53,25 @@ doc = yaml.safe_load(open(sys.argv[1]))
 def walk(clusters):
     for cluster in clusters or []:
         for host in cluster.get("hosts") or []:
-            print(host["name"], host["address"])
+            kind = "node" if "edge_node" in (host.get("roles") or []) else "host"
+            print(host["name"], host["address"], kind)
         walk(cluster.get("children"))
 walk(doc.get("clusters"))
 PY
+}
+
+# How a host's container boots. A node (containerd, runc and the kubelet nested inside) starts
+# through scripts/fornax-node-init, which re-mounts the cgroup v1 hierarchies from a private
+# cgroup namespace and then execs systemd (docs/nodes.md); other hosts boot systemd directly.
+boot_args() {
+  if [[ $1 == node ]]; then
+    printf '%s\n' --systemd=false --cgroupns=private --env container=podman \
+      --tmpfs /run:rw,nosuid,nodev --tmpfs /run/lock:rw,nosuid,nodev --tmpfs /tmp:rw,nosuid,nodev \
+      --volume "$FORNAX_ROOT/scripts/fornax-node-init:/usr/local/sbin/fornax-node-init:ro" \
+      "$2" /usr/local/sbin/fornax-node-init
+  else
+    printf '%s\n' --systemd=always "$2" /sbin/init
+  fi
 }
 
 start_hosts() {
@@ -67,21 +83,22 @@ start_hosts() {
   export CONTAINERS_CONF
   progress "podman network $NETWORK ($SUBNET) and one container per host of $INVENTORY"
   podman network exists "$NETWORK" || podman network create --subnet "$SUBNET" "$NETWORK" >/dev/null
-  while read -r name address; do
+  while read -r name address kind; do
     if podman container exists "$name"; then
-      if [[ $(podman inspect -f '{{.ImageName}}' "$name") == "$image" ]]; then
+      if [[ $(podman inspect -f '{{.ImageName}} {{index .Config.Labels "fornax.kind"}}' "$name") == "$image $kind" ]]; then
         [[ $(podman inspect -f '{{.State.Running}}' "$name") == true ]] || podman start "$name" >/dev/null
         log "$name: running"
         continue
       fi
-      log "$name: made from an older image, replacing it"
+      log "$name: made from an older image or as another kind of host, replacing it"
       podman rm -f -t 5 "$name" >/dev/null
     fi
     # sshd in the container uses the host key and authorized_keys of $ssh_dir/host.
-    podman run -d --name "$name" --hostname "$name" --privileged --systemd=always \
-      --network "$NETWORK" --ip "$address" --label fornax.demo="$NETWORK" \
-      --volume "$ssh_dir/host:/etc/ssh/fornax:ro" "$image" /sbin/init >/dev/null
-    log "$name: started at $address"
+    mapfile -t boot < <(boot_args "$kind" "$image")
+    podman run -d --name "$name" --hostname "$name" --privileged \
+      --network "$NETWORK" --ip "$address" --label fornax.demo="$NETWORK" --label fornax.kind="$kind" \
+      --volume "$ssh_dir/host:/etc/ssh/fornax:ro" "${boot[@]}" >/dev/null
+    log "$name: started at $address ($kind)"
   done < <(inventory_hosts)
   while read -r name _; do
     local state=""
@@ -103,17 +120,25 @@ root_kubeconfig() {
   printf '%s\n' "$pki"
 }
 
+# "path@kubeconfig" of every cluster that has nodes (edge_node hosts): its admin kubeconfig
+node_clusters() {
+  ansible -i "$INVENTORY" edge_nodes -m ansible.builtin.debug \
+    -a 'msg={{ fornax_path }}@{{ control_plane_pki_local_dir }}/{{ fornax_cluster }}/admin.kubeconfig' \
+    -o 2>/dev/null | sed -nE 's/.*"msg": "([^"]+)".*/\1/p' | sort -u
+}
+
 status() {
-  local kc
+  local kc nodes
   kc=$(root_kubeconfig)
-  python3 - "$kc" <<'PY'
+  mapfile -t nodes < <(node_clusters | tr '@' '\n')
+  python3 - "$kc" "${nodes[@]}" <<'PY'
 import json
 import subprocess
 import sys
 
-def get(kind):
+def get(kind, kubeconfig=sys.argv[1], *extra):
     out = subprocess.run(
-        ["kubectl", "--kubeconfig", sys.argv[1], "get", kind, "-o", "json"],
+        ["kubectl", "--kubeconfig", kubeconfig, "get", kind, *extra, "-o", "json"],
         capture_output=True, text=True, check=True, timeout=30,
     ).stdout
     return json.loads(out)["items"]
@@ -134,13 +159,29 @@ for item in missions:
     print(f"  {item['metadata']['name']}:")
     for path, state in sorted(((item.get("status") or {}).get("states") or {}).items()):
         print(f"    {path}: {state}")
+print("\nPods on the nodes (per cluster with nodes, from its own API server):")
+clusters = sys.argv[2:]
+if not clusters:
+    print("  (no cluster has nodes: no host has the edge_node role)")
+for path, kubeconfig in zip(clusters[::2], clusters[1::2]):
+    pods = get("pods", kubeconfig, "--all-namespaces")
+    pods = [p for p in pods if p["metadata"]["namespace"] != "kube-system"]
+    print(f"  {path}:" + ("" if pods else " (no pods)"))
+    for pod in sorted(pods, key=lambda p: (p["spec"].get("nodeName") or "", p["metadata"]["name"])):
+        status = pod.get("status") or {}
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+        print(
+            f"    {pod['metadata']['namespace']}/{pod['metadata']['name']}: {status.get('phase')}"
+            f"{', Ready' if ready else ''} on node {pod['spec'].get('nodeName') or '(none)'},"
+            f" IP {status.get('podIP') or '(none)'}"
+        )
 PY
 }
 
 up() {
   local started=$SECONDS
-  progress "project prerequisites (Debian packages, venv, collection link, Kubernetes binaries)"
-  bash "$FORNAX_ROOT/scripts/bootstrap.sh" apt venv link k8s
+  progress "project prerequisites (Debian packages, venv, collection link, Kubernetes binaries, node images)"
+  bash "$FORNAX_ROOT/scripts/bootstrap.sh" apt venv link k8s images
   start_hosts
   progress "playbooks/site.yml: control planes, CRDs, agents, tier by tier"
   run_playbook site playbooks/site.yml || die "site.yml failed (see the summary above and $LOGDIR/site.log)"

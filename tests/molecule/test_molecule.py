@@ -4,7 +4,8 @@ The scenario's steps are run one by one from extensions/ so that each is timed a
 mode run can be asserted: `molecule create` (four privileged systemd containers from the
 project's Debian image, reached over SSH), `converge` (playbooks/site.yml), `idempotence` (zero
 changed), `check` (site.yml with --check on the converged tree: zero changed, no failure),
-`verify` (a Mission created at the root reaches the sites and its status returns to the root),
+`verify` (a Mission created at the root reaches the sites, its pods run Ready with pod IPs on
+the sites' real nodes, nested in their containers, and its status returns to the root),
 and, always, `destroy`, then the network is removed. Under CI=true a missing podman is a
 failure, not a skip.
 
@@ -143,6 +144,16 @@ def test_molecule_tree3() -> None:
     )
     assert image.returncode == 0, f"building the base image failed:\n{image.stderr[-4000:]}"
     env["FORNAX_IMAGE"] = image.stdout.strip().splitlines()[-1]
+    # The sites' nodes import the node images (pause, httpd) from these archives (cached).
+    images = subprocess.run(
+        [str(ROOT / "scripts/node-images.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=IMAGE_TIMEOUT,
+        check=False,
+    )
+    assert images.returncode == 0, f"building the node images failed:\n{images.stderr[-4000:]}"
     LOG.parent.mkdir(parents=True, exist_ok=True)
     LOG.write_text(f"molecule scenario {SCENARIO} with {env['FORNAX_IMAGE']}\n")
     # A previous run that was killed may have left the containers or the network behind.
