@@ -321,7 +321,9 @@ class _Objects:
         if not values:
             return
         if entity.vars.keys().isdisjoint(values):
-            entity.vars.update({name: self.value(value) for name, value in values.items()})
+            if self.walking:
+                values = {name: self.value(value) for name, value in values.items()}
+            entity.vars.update(values)
             return
         for name, value in values.items():
             entity.set_variable(name, self.value(value))
@@ -362,6 +364,7 @@ class _Links:
         self.data = data
         self.lineage: dict[str, list[Any]] = {}  # group -> its ancestors (created groups)
         self.before: set[str] = set(data.groups)  # groups that existed before this source
+        self.plans: dict[tuple[str, ...], tuple[list[Any], list[Any]]] = {}
 
     def top_group(self, name: str) -> None:
         self.data.add_group(name)
@@ -398,8 +401,8 @@ class _Links:
     def host(self, name: str, group_names: list[str]) -> tuple[Any, bool]:
         """The host ``name`` in ``group_names`` (and their ancestors); True when created."""
         data = self.data
-        groups = [data.groups[group] for group in group_names]
         if not self.fast or name in data.hosts or name in LOCALHOST:
+            groups = [data.groups[group] for group in group_names]
             created = name not in data.hosts
             data.add_host(name, group=group_names[0])
             host = data.hosts[name]
@@ -408,16 +411,28 @@ class _Links:
             return host, created
         host = Host(name)
         data.hosts[host.name] = host
-        member_of = host.groups
+        key = tuple(group_names)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = self.plan([data.groups[group] for group in group_names])
+        host.groups.extend(plan[0])
+        for group in plan[1]:
+            group.hosts.append(host)
+            group.host_names.add(host.name)
+        return host, True
+
+    def plan(self, groups: list[Any]) -> tuple[list[Any], list[Any]]:
+        """The groups of a host that joins ``groups``: with their ancestors, and without."""
+        member_of: list[Any] = []
+        joined: list[Any] = []
         for group in groups:
             for above in self.ancestors(group):
                 if above not in member_of:
                     member_of.append(above)
             if group not in member_of:
                 member_of.append(group)
-                group.hosts.append(host)
-                group.host_names.add(host.name)
-        return host, True
+                joined.append(group)
+        return member_of, joined
 
     def done(self) -> None:
         """Drop the cached member lists this source made stale (created groups have none)."""
