@@ -364,7 +364,6 @@ class _Links:
         self.data = data
         self.lineage: dict[str, list[Any]] = {}  # group -> its ancestors (created groups)
         self.before: set[str] = set(data.groups)  # groups that existed before this source
-        self.plans: dict[tuple[str, ...], tuple[list[Any], list[Any]]] = {}
 
     def top_group(self, name: str) -> None:
         self.data.add_group(name)
@@ -411,12 +410,9 @@ class _Links:
             return host, created
         host = Host(name)
         data.hosts[host.name] = host
-        key = tuple(group_names)
-        plan = self.plans.get(key)
-        if plan is None:
-            plan = self.plans[key] = self.plan([data.groups[group] for group in group_names])
-        host.groups.extend(plan[0])
-        for group in plan[1]:
+        member_of, joined = self.plan([data.groups[group] for group in group_names])
+        host.groups.extend(member_of)
+        for group in joined:
             group.hosts.append(host)
             group.host_names.add(host.name)
         return host, True
