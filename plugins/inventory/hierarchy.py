@@ -129,12 +129,15 @@ import gc
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from ansible import context
+from ansible.constants import LOCALHOST
 from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.inventory.group import Group
 from ansible.inventory.helpers import get_group_vars
+from ansible.inventory.host import Host
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible.utils.path import basedir
 from ansible.utils.unsafe_proxy import wrap_var
@@ -318,7 +321,9 @@ class _Objects:
         if not values:
             return
         if entity.vars.keys().isdisjoint(values):
-            entity.vars.update({name: self.value(value) for name, value in values.items()})
+            if self.walking:
+                values = {name: self.value(value) for name, value in values.items()}
+            entity.vars.update(values)
             return
         for name, value in values.items():
             entity.set_variable(name, self.value(value))
@@ -327,6 +332,112 @@ class _Objects:
         """``values`` on every host this source added, as ``add_host`` sets them (plain)."""
         for host in self.created:
             host.vars.update(values)
+
+
+def _links_supported() -> bool:
+    """Whether Ansible's Group and Host have the attributes ``_Links`` fills in."""
+    group, host = Group("fornax_probe"), Host("fornax-probe", gen_uuid=False)
+    wanted = ("child_groups", "parent_groups", "hosts", "depth", "host_names")
+    return all(hasattr(group, name) for name in wanted) and isinstance(host.groups, list)
+
+
+class _Links:
+    """Puts groups and hosts into the inventory, linking the ones this source creates on
+    Ansible's objects directly.
+
+    ``add_child`` and ``Group.add_host`` walk a group's ancestors two or three times per call
+    to keep each host's list of groups whole and every cached member list fresh: for a tree of
+    10,000 clusters, 200,000 walks. A group this source creates has one parent, known when it
+    is created, and its ancestors are its parent's and the parent (``lineage``); a host it
+    creates belongs to its groups and their ancestors. Those lists are filled in once, as
+    Ansible would fill them, and each group that existed before (another source's, or
+    ``all``) has its cached member list dropped once at the end. A group or host that exists
+    already (another source named it too), a localhost name, or an Ansible whose objects look
+    different take Ansible's own ``add_group``/``add_child``/``add_host``.
+    """
+
+    fast = None  # decided once per process
+
+    def __init__(self, data: Any) -> None:
+        if _Links.fast is None:
+            _Links.fast = _links_supported()
+        self.data = data
+        self.lineage: dict[str, list[Any]] = {}  # group -> its ancestors (created groups)
+        self.before: set[str] = set(data.groups)  # groups that existed before this source
+
+    def top_group(self, name: str) -> None:
+        self.data.add_group(name)
+        self.data.add_child("all", name)
+        self.before.add(name)
+
+    def ancestors(self, group: Any) -> list[Any]:
+        """``group``'s ancestors. Remembered: the tree is linked top-down, so a group's
+        ancestors are all linked before it is, and it is linked before it is used."""
+        found = self.lineage.get(group.name)
+        if found is None:
+            found = self.lineage[group.name] = list(group.get_ancestors())
+        return found
+
+    def group(self, name: str, parent: Optional[str]) -> Any:
+        """The group ``name``, a child of ``parent`` (None: it is linked already)."""
+        data = self.data
+        if self.fast and parent is not None and name not in data.groups:
+            group = Group(name)
+            if group.name == name:  # Ansible would not rename it
+                above = data.groups[parent]
+                data.groups[name] = group
+                group.depth = above.depth + 1
+                above.child_groups.append(group)
+                group.parent_groups.append(above)
+                self.lineage[name] = [*self.ancestors(above), above]
+                return group
+        name = data.add_group(name)
+        if parent is not None:
+            data.add_child(parent, name)
+        self.before.add(name)
+        return data.groups[name]
+
+    def host(self, name: str, group_names: list[str]) -> tuple[Any, bool]:
+        """The host ``name`` in ``group_names`` (and their ancestors); True when created."""
+        data = self.data
+        if not self.fast or name in data.hosts or name in LOCALHOST:
+            groups = [data.groups[group] for group in group_names]
+            created = name not in data.hosts
+            data.add_host(name, group=group_names[0])
+            host = data.hosts[name]
+            for group in groups[1:]:
+                group.add_host(host)
+            return host, created
+        host = Host(name)
+        data.hosts[host.name] = host
+        member_of, joined = self.plan([data.groups[group] for group in group_names])
+        host.groups.extend(member_of)
+        for group in joined:
+            group.hosts.append(host)
+            group.host_names.add(host.name)
+        return host, True
+
+    def plan(self, groups: list[Any]) -> tuple[list[Any], list[Any]]:
+        """The groups of a host that joins ``groups``: with their ancestors, and without."""
+        member_of: list[Any] = []
+        joined: list[Any] = []
+        for group in groups:
+            for above in self.ancestors(group):
+                if above not in member_of:
+                    member_of.append(above)
+            if group not in member_of:
+                member_of.append(group)
+                joined.append(group)
+        return member_of, joined
+
+    def done(self) -> None:
+        """Drop the cached member lists this source made stale (created groups have none)."""
+        groups = self.data.groups
+        for name in self.before:
+            if name in groups:
+                groups[name].clear_hosts_cache()
+        # add_child drops InventoryData's cached groups dict (a link that exists is kept)
+        self.data.add_child("all", "ungrouped")
 
 
 class _Broken(Exception):
@@ -435,61 +546,52 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     ) -> None:
         """Replay the layout into the inventory.
 
-        Order matters for speed: Ansible walks a group's ancestors whenever a host joins it, so
-        hosts join their cluster group before that group is linked into the subtree chain
-        (one walk per cluster instead of two per host). The values the plugin computes go
-        straight onto Ansible's group and host objects (``_Objects``); the file's own
-        ``hostVars`` and host ``vars`` take Ansible's ordinary path.
+        Groups and hosts this source creates are linked on Ansible's objects directly
+        (``_Links``); the values the plugin computes go straight onto them (``_Objects``); the
+        file's own ``hostVars`` and host ``vars`` take Ansible's ordinary path.
         """
         objects = _Objects(self.inventory, unsafe)
         data = objects.data
+        links = _Links(data)
         for group in layout.top_groups:
-            data.add_group(group)
-            data.add_child("all", group)
+            links.top_group(group)
         for group, values in layout.top_group_vars.items():
             objects.set(data.groups[group], values)
         source = data.current_source
         data.current_source = None  # add_host would work out the same directory per host
         try:
             for cluster in layout.clusters:
-                self.populate_cluster(objects, cluster, set_variable)
+                self.populate_cluster(objects, links, cluster, set_variable)
         finally:
             data.current_source = source
+            links.done()
         if source:
             objects.set_created({"inventory_file": source, "inventory_dir": basedir(source)})
 
+    @staticmethod
     def populate_cluster(
-        self,
         objects: _Objects,
+        links: _Links,
         cluster: ClusterLayout,
         set_variable: Callable[[str, str, Any], None],
     ) -> None:
-        """One cluster: its two groups, their variables, its hosts, then the link that puts
-        them under their ancestors."""
-        data = objects.data
-        groups = data.groups
-        subtree = groups[data.add_group(cluster.subtree)]
-        group = groups[data.add_group(cluster.group)]
-        if cluster.parent_subtree is not None:
-            data.add_child(cluster.parent_subtree, subtree.name)
+        """One cluster: its two groups under their parents, their variables, its hosts."""
+        subtree = links.group(cluster.subtree, cluster.parent_subtree)
+        group = links.group(cluster.group, subtree.name)
         for name, value in cluster.subtree_vars.items():
             set_variable(subtree.name, name, value)
         objects.set(subtree, cluster.subtree_computed)
         objects.set(group, cluster.vars)
-        tier = groups[cluster.tier_group]
         for layout in cluster.hosts:
-            known = layout.name in data.hosts
-            host = data.hosts[data.add_host(layout.name, group=group.name)]
-            if not known:
+            host, created = links.host(
+                layout.name, [group.name, cluster.tier_group, *layout.role_groups]
+            )
+            if created:
                 objects.created.append(host)
-            tier.add_host(host)
-            for role_group in layout.role_groups:
-                groups[role_group].add_host(host)
             objects.set(host, layout.vars)
             for name, value in layout.user_vars.items():
                 set_variable(host.name, name, value)
             objects.set(host, layout.roles_vars)
-        data.add_child(subtree.name, group.name)
 
     def construct(self, hierarchy: Any, set_variable: Callable[[str, str, Any], None]) -> None:
         """compose, groups and keyed_groups, over each host's variables (group vars included)."""

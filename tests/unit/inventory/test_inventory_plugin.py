@@ -484,3 +484,62 @@ def test_rollout_problems_name_a_pod_cidr_too_small_for_the_clusters_nodes(plugi
     ]
     fits = text.replace("podCidr: 10.99.0.0/27", "podCidr: 10.99.0.0/26")
     assert hostvars(inventory_of(plugin, tmp_path, fits), "c-n0")["fornax_rollout_problems"] == []
+
+
+def inventory_graph(data: InventoryData) -> dict[str, Any]:
+    """Everything Ansible keeps about groups and hosts, in comparable form (member and
+    ancestor sets are compared as sets: Ansible itself builds them in set order)."""
+    groups = {
+        name: {
+            "depth": group.depth,
+            "hosts": [host.name for host in group.hosts],
+            "host_names": set(group.host_names),
+            "children": [child.name for child in group.child_groups],
+            "parents": [parent.name for parent in group.parent_groups],
+            "members": sorted(host.name for host in group.get_hosts()),
+            "vars": group.vars,
+        }
+        for name, group in data.groups.items()
+    }
+    hosts = {
+        name: {"groups": sorted(g.name for g in host.groups), "vars": host.vars}
+        for name, host in data.hosts.items()
+    }
+    members = {name: sorted(names) for name, names in data.get_groups_dict().items()}
+    order = [host.name for host in data.groups["all"].get_hosts()]
+    return {"groups": groups, "hosts": hosts, "dict": members, "all": order}
+
+
+@pytest.mark.parametrize("before", ["empty", "another source"])
+def test_groups_and_hosts_linked_directly_are_what_ansible_links(
+    plugin, tmp_path, monkeypatch, before
+):
+    """The plugin links the groups and hosts it creates on Ansible's objects itself (_Links):
+    the result is the graph Ansible's add_group/add_child/add_host build, also when another
+    source made some of the groups and hosts first and Ansible had cached member lists."""
+    source = tmp_path / "tree.yml"
+    source.write_text(json.dumps(mixed_tree(60)))
+    links = sys.modules[type(plugin).__module__]._Links
+
+    def parsed(fast: bool) -> dict[str, Any]:
+        monkeypatch.setattr(links, "fast", fast)
+        data = InventoryData()
+        if before == "another source":
+            data.add_group("cluster_c4")
+            data.add_host("c4-cp", group="cluster_c4")
+            data.set_variable("c4-cp", "from_elsewhere", 1)
+            data.add_host("elsewhere", group=data.add_group("subtree_c1"))
+            data.reconcile_inventory()  # as InventoryManager does after each source
+            assert len(data.groups["all"].get_hosts()) == 2
+            assert data.get_groups_dict()["all"] == ["c4-cp", "elsewhere"]
+        data.current_source = str(source)
+        plugin.parse(data, DataLoader(), str(source), cache=False)
+        return inventory_graph(data)
+
+    fast = parsed(True)
+    assert fast == parsed(False)
+    assert len(fast["dict"]["all"]) == len(fast["hosts"]) == 90 + (before != "empty")
+    # tier by tier (Ansible's own order for upgrade.yml's serial batches, docs/hierarchy.md)
+    if before == "empty":
+        assert fast["all"][:5] == ["c0-cp", "c0-gw", "c1-cp", "c2-cp", "c2-gw"]
+    assert fast["groups"]["cluster_c13"]["depth"] == 5  # all, subtree_c0, c1, c4, c13
