@@ -25,7 +25,10 @@ from typing import Any
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import states as st
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.limits import MAX_PATHS
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import fold
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import (
+    fold,
+    keep_entry,
+)
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeClient,
     KubeError,
@@ -76,11 +79,17 @@ def child_sub_states(child: str, told: Any) -> dict[str, str]:
 
 
 class Reports:
-    """Every child's report, from its shards and its whole report: Mission -> entry."""
+    """Every child's report, from its shards and its whole report: Mission -> entry.
+
+    Each entry is also kept as the parent takes it (rollup.keep_entry: clamped once when it
+    arrives, an honest entry as itself), so a fold of a Mission under hundreds of children
+    clamps nothing again and the kept form costs nothing beside the entry.
+    """
 
     def __init__(self) -> None:
         self.parts: dict[str, dict[int | None, dict[str, Any]]] = {}  # child -> shard -> missions
-        self.merged: dict[str, dict[str, Any]] = {}  # child -> Mission -> entry
+        self.merged: dict[str, dict[str, Any]] = {}  # child -> Mission -> entry as sent
+        self.kept: dict[str, dict[str, Any]] = {}  # child -> Mission -> entry as taken
 
     def update(self, report: str, missions: dict[str, Any]) -> set[str]:
         """Take ClusterReport ``report`` holding ``missions``; the Missions whose entry changed."""
@@ -94,18 +103,22 @@ class Reports:
         else:
             parts.pop(shard, None)
         merged = self.merged.setdefault(child, {})
+        kept = self.kept.setdefault(child, {})
         changed = set()
         for mission in set(old) | set(missions):
             entry = self._source(parts, mission)
             if entry is None:
+                kept.pop(mission, None)
                 if merged.pop(mission, None) is not None:
                     changed.add(mission)
-            elif merged.get(mission) != entry:  # equal: the old object stays (clamp cache)
+            elif merged.get(mission) != entry:  # equal: nothing to take again
                 merged[mission] = entry
+                kept[mission] = keep_entry(child, mission, entry)
                 changed.add(mission)
         if not parts:
             self.parts.pop(child, None)
             self.merged.pop(child, None)
+            self.kept.pop(child, None)
         return changed
 
     @staticmethod
@@ -117,6 +130,10 @@ class Reports:
 
     def of(self, child: str) -> dict[str, Any]:
         return self.merged.get(child, {})
+
+    def entry(self, child: str, mission: str) -> Any:
+        """``child``'s entry for ``mission`` as the parent takes it (None: none, or unusable)."""
+        return self.kept.get(child, {}).get(mission)
 
 
 class ParentSide:
@@ -318,7 +335,7 @@ class ParentSide:
             for child in self.children.snapshot():
                 if child in self.disconnected:
                     continue
-                entry = self.reports_seen.of(child).get(name)
+                entry = self.reports_seen.entry(child, name)
                 if not isinstance(entry, dict) or entry.get("generation") != generation:
                     return False
         return True
@@ -351,10 +368,10 @@ class ParentSide:
         views = {}
         with self.lock:  # only this Mission's entries: the merged reports change under the lock
             for child in self.children.snapshot():
-                entry = self.reports_seen.of(child).get(name)
+                entry = self.reports_seen.entry(child, name)
                 views[child] = {
                     "connected": child not in self.disconnected,
-                    "missions": {} if entry is None else {name: entry},
+                    "kept": {} if entry is None else {name: entry},
                 }
         generation = as_int(local["metadata"].get("generation"))
         status = fold(name, views, self.cfg.max_paths, generation)

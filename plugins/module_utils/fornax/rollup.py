@@ -206,16 +206,16 @@ def fold(
 ) -> dict:
     """The status of Mission ``mission`` (at its ``generation``) at a parent, from its children.
 
-    ``children``: child name -> {"connected": bool, "missions": spec.missions of its report}.
+    ``children``: child name -> {"connected": bool, "missions": spec.missions of its report},
+    or, from a caller that keeps its children's entries as they arrive, {"connected": bool,
+    "kept": {mission: what ``keep_entry`` returned}} (its problems were told then).
     A connected child that has not reported the Mission yet shows ``pending``; a disconnected
     child shows ``cluster unreachable`` and nothing below it. ``observedGeneration`` is the
     generation every connected child's whole subtree has acted on: while one lags, it stays
     behind ``generation``, so a wait cannot be satisfied by the previous generation's states.
 
-    Each child's entry goes through ``clamp_entry``; what it dropped or changed is appended to
-    ``problems`` (one line each), or logged once per distinct line when ``problems`` is None.
-    Entries are taken as values: give a changed entry as a new object, do not edit one in place
-    (the clamped form of an unchanged entry is reused).
+    Each child's raw entry goes through ``clamp_entry``; what it dropped or changed is appended
+    to ``problems`` (one line each), or logged once per distinct line when ``problems`` is None.
     """
     max_paths = min(max_paths, MAX_PATHS)
     states: dict[str, str] = {}
@@ -225,12 +225,7 @@ def fold(
         if not view.get("connected", True):
             states[child] = UNREACHABLE
             continue
-        raw = (view.get("missions") or {}).get(mission)
-        entry = None
-        if raw is not None:
-            entry, found = _clamped(child, mission, raw)
-            if found:
-                _report(problems, [f"Mission {mission}: {line}" for line in found])
+        entry = _entry_of(child, mission, view, problems)
         if entry is None:
             states[child] = PENDING
             observed = min(observed, generation - 1)
@@ -247,6 +242,35 @@ def fold(
     }
     status["subtreeSummaries"] = summaries
     return status
+
+
+def _entry_of(child: str, mission: str, view: Mapping[str, Any], problems: Optional[list]) -> Any:
+    """What ``fold`` takes of ``child``'s entry for ``mission`` (None: not reported)."""
+    if "kept" in view:
+        return (view.get("kept") or {}).get(mission)
+    raw = (view.get("missions") or {}).get(mission)
+    if raw is None:
+        return None
+    entry, found = clamp_entry(child, raw)
+    if found:
+        _report(problems, [f"Mission {mission}: {line}" for line in found])
+    return entry
+
+
+def keep_entry(child: str, mission: str, raw: Any) -> Optional[dict]:
+    """What a parent keeps of ``child``'s entry for ``mission`` (``clamp_entry``), taken once
+    when the entry arrives and handed to ``fold`` as ``kept``; what was dropped is logged once.
+
+    An honest entry (clamping changes nothing) is returned as itself, not as a copy, so keeping
+    every child's entries costs no memory beyond the entries themselves, at any fan-out. The
+    entry is then shared: replace a changed entry, never edit one in place.
+    """
+    entry, found = clamp_entry(child, raw)
+    if found:
+        _report(None, [f"Mission {mission}: {line}" for line in found])
+    elif entry == raw:
+        return raw
+    return entry
 
 
 def _summary(states: Mapping[str, str], summaries: Mapping[str, Mapping[str, int]]) -> dict:
@@ -420,25 +444,6 @@ def _kept_summaries(child: str, raw: Any, states: Mapping[str, str], found: _Fin
             found.add(f"subtreeSummaries[{path!r}]: {_shown(counts)} clamped to {clean}")
         kept[path] = clean
     return kept
-
-
-# clamp_entry's last result per (child, Mission), reused while the child's entry is the same
-# object: a parent folds a Mission whenever any child reports it, and the other children's
-# entries have not changed. Entries are values: a new report replaces them (informers hand out
-# new objects for every change), it never edits them in place.
-_CLAMPED: dict = {}
-_CLAMPED_MAX = 100_000
-
-
-def _clamped(child: str, mission: str, raw: Any) -> tuple:
-    known = _CLAMPED.get((child, mission))
-    if known is not None and known[0] is raw:
-        return known[1], known[2]  # fold only reads it
-    entry, found = clamp_entry(child, raw)
-    if len(_CLAMPED) >= _CLAMPED_MAX:
-        _CLAMPED.clear()
-    _CLAMPED[(child, mission)] = (raw, entry, found)
-    return entry, found
 
 
 # Problems already logged (when fold has no list to give them to): each is logged once.

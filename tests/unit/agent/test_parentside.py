@@ -181,3 +181,17 @@ def test_the_fold_waits_for_the_api_servers_answers():
     assert side.queue.get(timeout=1) == "fold"
     side.fold()
     assert side.status_writer.written == ["m1", "m2"]
+
+
+def test_entries_are_taken_once_as_they_arrive_and_forgotten_with_them():
+    reports = Reports()
+    honest = entry("applied")
+    reports.update(shard_of("m1"), {"m1": honest})
+    assert reports.entry("b", "m1") is honest  # kept as itself: no second copy per child
+    lie = {"states": {"b": "applied", "elsewhere": "1/1"}, "generation": 1}
+    reports.update(shard_of("m2"), {"m2": lie})
+    assert reports.entry("b", "m2") == entry("applied")  # clamped once, on arrival
+    reports.update(shard_of("m1"), {})
+    assert reports.entry("b", "m1") is None
+    reports.update(shard_of("m2"), {})
+    assert reports.kept == {} and reports.merged == {}

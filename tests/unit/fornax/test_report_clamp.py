@@ -232,3 +232,24 @@ def test_without_a_list_each_problem_is_logged_once(caplog):
             rollup.fold("logged-once", children)
     lines = [r.getMessage() for r in caplog.records if "logged-once" in r.getMessage()]
     assert len(lines) == 1 and "'c'" in lines[0] and "not under b/" in lines[0]
+
+
+def test_an_honest_entry_is_kept_as_itself_and_a_lie_as_its_clamped_copy():
+    honest = rollup.compose_report("b", {"m": "1/1"}, {"m": {"states": {"c": "1/1"}}}, {"m": 1})
+    assert rollup.keep_entry("b", "m", honest["m"]) is honest["m"]  # no copy per child
+    lie = {"states": {"b": "1/1", "c": "forged"}, "generation": -1}
+    kept = rollup.keep_entry("b", "kept-lie", lie)
+    assert kept == {"states": {"b": "1/1"}}
+    assert lie["states"] == {"b": "1/1", "c": "forged"}  # the child's entry is not edited
+    assert rollup.keep_entry("b", "kept-lie", ["not", "a", "mapping"]) is None
+
+
+def test_a_fold_of_kept_entries_equals_a_fold_of_raw_entries():
+    raw = siblings_failing({"states": {"b": "1/1", "x/y": "1/1"}, "generation": 3})
+    kept = {
+        child: {"connected": True, "kept": {"m": rollup.keep_entry(child, "m", v["missions"]["m"])}}
+        for child, v in raw.items()
+    }
+    kept["z"] = {"connected": True, "kept": {}}  # a child that has not reported
+    raw["z"] = {"connected": True, "missions": {}}
+    assert rollup.fold("m", kept, generation=3) == rollup.fold("m", raw, generation=3)
