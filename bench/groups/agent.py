@@ -66,12 +66,21 @@ def poll(probe, timeout: float = 30.0) -> float:
     return time.perf_counter()
 
 
+def heartbeat_seen(parent: KubeClient, child: str) -> bool:
+    cluster = parent.get_or_none(names.edgecluster_path(child)) or {}
+    return bool((cluster.get("status") or {}).get("lastHeartbeat"))
+
+
 def propagation(root: Path) -> dict[str, float]:
     tree = start_tree(root / "chain", {"a": None, "b": "a", "c": "b", "d": "c"}, workloads=("d",))
     create, update, delete, rollup = [], [], [], []
     try:
         with tree.client("a") as a, tree.client("d") as d:
-            wait_for(lambda: a.get_or_none(names.edgecluster_path("b")), 30, "b registered")
+            # Every agent up and connected (each child's first heartbeat at its parent) before
+            # the first Mission: the samples measure propagation, not the agents' start-up.
+            for parent, child in (("a", "b"), ("b", "c"), ("c", "d")):
+                with tree.client(parent) as up:
+                    wait_for(lambda u=up, c=child: heartbeat_seen(u, c), 60, f"{child} beating")
             for i in range(REPEAT):
                 name = f"p{i}"
                 path = f"{DEPLOYMENT}/{name}"
