@@ -48,9 +48,6 @@ from .workqueue import WorkQueue
 
 log = logging.getLogger("fornax.agent")
 RETRY_DELAY = 0.5
-# Work that arrives before the watches have listed looks again this soon: right after a start
-# the first Missions arrive while the other watch still lists.
-SYNC_WAIT = 0.05
 MISSION_RETRY_MAX = 60.0  # seconds: the longest wait before retrying a failed Mission
 
 
@@ -162,7 +159,7 @@ class Downward:
     def copy(self, name: str) -> None:
         assert self.parent_missions is not None
         if not (self.parent_missions.synced.is_set() and self.missions.synced.is_set()):
-            self.queue.add(("copy", name), SYNC_WAIT)
+            self.queue.add(("copy", name), RETRY_DELAY)
             return
         upstream = self.parent_missions.get(name)
         local = self.missions.get(name)
@@ -237,7 +234,7 @@ class Downward:
 
     def execute(self, name: str) -> None:
         if not self.missions.synced.is_set():
-            self.queue.add(("exec", name), SYNC_WAIT)
+            self.queue.add(("exec", name), RETRY_DELAY)
             return
         local = self.missions.get(name)
         if local is None or not is_copy(local):

@@ -14,13 +14,9 @@ whole report ``<cluster>`` as agents before it did, until the next (re)connectio
 shards, the whole report is emptied once, so a stale copy there cannot shadow the shards
 (the parent reads a whole report's entry before a shard's: see parentside.py).
 
-Pacing, adaptive: the writer may spend about ``1 / GAP_FACTOR`` of its time writing. It holds a
-credit of write time (at most ``CREDIT`` seconds, refilled at ``1 / GAP_FACTOR`` second per
-second); each round of diffs spends what it took. With credit left the next round goes at once,
-so an idle child reports a change immediately, at every hop of the tree; a child that keeps
-writing runs into debt and waits ``GAP_FACTOR`` times the debt (at most ``MAX_GAP``) before the
-next round, so a busy parent gets fewer, fuller writes. Replacing shards whole after a
-(re)connection is not load but a one-off: it spends no credit.
+Pacing: after a round of writes that took ``d`` seconds the next round waits
+``GAP_FACTOR * d`` (at most ``MAX_GAP``). A quiet parent answers in milliseconds and reports
+stay immediate; a busy parent gets fewer, fuller writes.
 """
 
 from __future__ import annotations
@@ -40,7 +36,6 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.timestamps im
 
 GAP_FACTOR = 10.0  # a child spends at most about a tenth of its time writing reports
 MAX_GAP = 5.0  # seconds: the longest pause between two rounds of report writes
-CREDIT = 0.2  # seconds of write time an idle child may spend at once before pacing applies
 WHOLE = None  # the shard key of the whole report <cluster>
 
 
@@ -61,57 +56,39 @@ class ReportWriter:
         self.cluster = cluster
         self.sharded: bool | None = None  # None: not known since the last (re)connection
         self.stored: dict[int | None, dict[str, Any]] = {}  # shard -> what the parent holds
-        self.credit = CREDIT  # seconds of write time left (negative: a debt to wait out)
-        self.stamp = time.monotonic()  # when the credit was last brought up to date
+        self.next_write = 0.0  # time.monotonic() before which the next round should wait
         self.writes = 0  # objects written (tests and benchmarks read it)
-        self.left = 0  # objects the last write() left for a later turn (its limit)
 
     def forget(self) -> None:
         """After a broken link: the parent's copy may differ from what was last sent."""
         self.sharded = None
         self.stored = {}
 
-    def _refill(self) -> float:
-        now = time.monotonic()
-        self.credit = min(CREDIT, self.credit + (now - self.stamp) / GAP_FACTOR)
-        self.stamp = now
-        return self.credit
-
     def pause(self) -> float:
         """Seconds to wait before the next round of writes (0.0: write now)."""
-        return max(0.0, -self._refill() * GAP_FACTOR)
-
-    def idle(self) -> bool:
-        """True when no write spent credit lately: a change may go up without waiting."""
-        return self._refill() >= CREDIT
-
-    def spend(self, seconds: float) -> None:
-        """Count ``seconds`` of writing against the credit (a debt of at most MAX_GAP's worth)."""
-        self.credit = max(-MAX_GAP / GAP_FACTOR, self._refill() - seconds)
+        return max(0.0, self.next_write - time.monotonic())
 
     def path(self, shard: int | None) -> str:
         name = self.cluster if shard is WHOLE else f"{self.cluster}.{shard}"
         return names.clusterreport_path(name)
 
-    def write(self, client: KubeClient, missions: dict[str, Any], limit: int | None = None) -> bool:
-        """Bring the parent's report to ``missions``; False when nothing needed writing.
-
-        At most ``limit`` objects are written in one call; ``left`` then says how many still
-        differ, so a caller with other work may write a few shards per turn.
-        """
-        wrote = self.sharded is None
+    def write(self, client: KubeClient, missions: dict[str, Any]) -> bool:
+        """Bring the parent's report to ``missions``; False when nothing needed writing."""
+        started = time.monotonic()
         if self.sharded is None:
             self.sharded = self._try_shards(client, missions)
+            wrote = True
+        else:
+            wrote = False
         targets = split(missions) if self.sharded else {WHOLE: missions}
-        todo = [s for s, want in targets.items() if self.stored.get(s) != want]
-        self.left = len(todo[limit:]) if limit is not None else 0
-        for shard in todo[:limit]:
-            whole = shard not in self.stored
-            started = time.monotonic()
-            self._write_one(client, shard, targets[shard])
-            if not whole:  # a diff is load; a whole shard after a (re)connection is a one-off
-                self.spend(time.monotonic() - started)
-        return wrote or bool(todo)
+        for shard, want in targets.items():
+            if self.stored.get(shard) != want:
+                self._write_one(client, shard, want)
+                wrote = True
+        if wrote:
+            ended = time.monotonic()
+            self.next_write = ended + min(MAX_GAP, GAP_FACTOR * (ended - started))
+        return wrote
 
     def _try_shards(self, client: KubeClient, missions: dict[str, Any]) -> bool:
         """True when the parent holds this cluster's shards (its first one written here)."""

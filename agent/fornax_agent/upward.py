@@ -46,9 +46,6 @@ from .report import ReportMissing, ReportWriter
 from .workqueue import WorkQueue
 
 VERSION = "0.1.0"
-# Report objects written per turn of the work queue: after a (re)connection every shard is
-# written whole, and copying a new Mission down must not wait for all of them.
-SHARDS_PER_TURN = 4
 log = logging.getLogger("fornax.agent")
 
 
@@ -108,9 +105,7 @@ class Reporter:
         self.client = Kept(link.client, lambda: link.settings)
 
     def later(self) -> None:
-        """Report soon: at once when the writer is idle (a lone change goes straight up), else
-        after ``report_delay_seconds``, so the changes of a burst share a write."""
-        self.queue.add("report", 0.0 if self.writer.idle() else self.cfg.report_delay_seconds)
+        self.queue.add("report", self.cfg.report_delay_seconds)
 
     def forget(self) -> None:
         """The parent may have lost or missed writes: diff afresh."""
@@ -146,9 +141,7 @@ class Reporter:
             return
         missions = self.missions_now()
         try:
-            self.writer.write(self.client.get(), missions, limit=SHARDS_PER_TURN)
-            if self.writer.left:
-                self.queue.add("report")  # the rest after the Missions waiting to go down
+            self.writer.write(self.client.get(), missions)
         except ReportMissing as exc:
             log.warning("%s", exc)
             self.queue.add("report", 10.0)

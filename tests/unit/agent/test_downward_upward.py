@@ -11,8 +11,7 @@ from types import SimpleNamespace
 
 from fornax_agent.content import Applied, Content
 from fornax_agent.downward import Downward, object_key
-from fornax_agent.upward import Heartbeat, Kept, Reporter
-from fornax_agent.workqueue import WorkQueue
+from fornax_agent.upward import Heartbeat, Kept
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import parse_policy
 
@@ -168,15 +167,3 @@ def test_downward_copy_marks_the_parent_generation():
     copy = Downward.copy_of(SimpleNamespace(cfg=config), upstream)
     assert copy["metadata"]["annotations"]["edgeclusters.kubeedge.io/parent-generation"] == "3"
     assert Downward.same_copy(copy, copy)
-
-
-def test_a_lone_change_is_reported_at_once_and_a_burst_waits_for_the_window():
-    config = SimpleNamespace(cluster="b", max_paths=100, report_delay_seconds=30.0)
-    link = SimpleNamespace(client=StubParent, settings=object())
-    queue = WorkQueue()
-    reporter = Reporter(config, queue, link=link, missions=None, downward=None, parent_side=None)
-    reporter.later()  # idle: no coalescing window
-    assert queue.get(0.0) == "report"
-    reporter.writer.spend(0.01)  # a write just happened: the next change waits the window
-    reporter.later()
-    assert queue.get(0.0) is None and len(queue) == 1

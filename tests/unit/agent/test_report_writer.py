@@ -8,7 +8,6 @@ scenarios in tests/integration/fornax_tree and by ``make bench BENCH=agent``.
 from __future__ import annotations
 
 import pytest
-from fornax_agent import report as report_module
 from fornax_agent.report import ReportMissing, ReportWriter, split
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
@@ -131,68 +130,3 @@ def test_split_places_each_mission_in_its_shard():
     for shard, missions in shards.items():
         assert all(names.report_shard(m) == shard for m in missions)
     assert sum(len(m) for m in shards.values()) == 50
-
-
-class Clock:
-    """time.monotonic of report.py: a write on the stub parent takes ``cost`` seconds."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.cost = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class SlowParent(StubParent):
-    def __init__(self, clock: Clock) -> None:
-        super().__init__(["b", *names.report_shard_names("b")])
-        self.clock = clock
-
-    def patch(self, path: str, body):
-        self.clock.now += self.clock.cost
-        super().patch(path, body)
-
-
-def one_change(i: int) -> dict:
-    return dict(entries(3), m0={"states": {"b": f"{i}/3"}, "generation": 1})
-
-
-def test_an_idle_writer_writes_at_once_and_a_busy_one_waits(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(report_module.time, "monotonic", clock)
-    parent = SlowParent(clock)
-    writer = ReportWriter("b")
-    clock.cost = 1.0
-    writer.write(parent, entries(3))  # every shard whole after a (re)connection: no load
-    assert writer.pause() == 0.0 and writer.idle()
-    clock.cost = 0.1  # each diff now takes 0.1 s: the credit holds two of them
-    writer.write(parent, one_change(1))
-    assert writer.pause() == 0.0 and not writer.idle()
-    writer.write(parent, one_change(2))
-    assert writer.pause() == 0.0
-    writer.write(parent, one_change(3))  # in debt (less what 0.3 s refilled): wait it out
-    assert writer.pause() == pytest.approx(
-        report_module.GAP_FACTOR * (0.3 - report_module.CREDIT - 0.02)
-    )
-    for i in range(4, 40):
-        writer.write(parent, one_change(i))
-    assert writer.pause() == pytest.approx(report_module.MAX_GAP)  # the debt is bounded
-    clock.now += report_module.MAX_GAP
-    assert writer.pause() == 0.0
-    clock.now += report_module.CREDIT * report_module.GAP_FACTOR
-    assert writer.idle()
-
-
-def test_a_limited_write_leaves_the_rest_for_later_turns():
-    parent = shard_parent()
-    writer = ReportWriter("b")
-    missions = entries(200)
-    turns = 0
-    while writer.write(parent, missions, limit=4):
-        turns += 1
-        if not writer.left:
-            break
-    assert turns == 4  # shard 0 first, then 4 + 4 + 4 + 3 of the other 15
-    assert parent.missions("b") == missions
-    assert not writer.write(parent, missions, limit=4) and writer.left == 0
