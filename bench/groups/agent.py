@@ -274,8 +274,14 @@ def fanout(root: Path) -> dict[str, float]:
             folded_view = FoldedView(tree, stop)
             before = requests_served(a)
             start = time.perf_counter()
-            with ThreadPoolExecutor(4) as pool:
-                list(pool.map(lambda i: create(tree, i), range(MISSIONS)))
+            clients: list[KubeClient] = []
+            local = threading.local()
+            try:
+                with ThreadPoolExecutor(4) as pool:
+                    list(pool.map(lambda i: create(tree, i, clients, local), range(MISSIONS)))
+            finally:
+                for client in clients:
+                    client.close()
             deadline = start + FANOUT_WAIT
             try:
                 wait_for(
@@ -315,17 +321,18 @@ def link(tree, name: str) -> dict[str, Any]:
         return child_link.link_child(a, name, labels={}, distro="k8s", token_ttl=3600)
 
 
-def create(tree, i: int) -> None:
-    local = threading.local()
-    client = getattr(local, "client", None) or tree.client("a")
+def create(tree, i: int, clients: list[KubeClient], local: threading.local) -> None:
+    """Create Mission ``f-<i>`` with this thread's client (one TLS session per thread)."""
+    client = getattr(local, "client", None)
+    if client is None:
+        client = local.client = tree.client("a")
+        clients.append(client)
     try:
         client.create(names.MISSIONS, mission(f"f-{i:04d}", deployment(f"f-{i:04d}", 1)))
     except KubeError as exc:
         # a create retried after a timed-out answer finds its own first attempt
         if getattr(exc, "status", None) != 409:
             raise
-    finally:
-        client.close()
 
 
 class FoldedView:
