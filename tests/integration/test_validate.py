@@ -398,8 +398,10 @@ def test_an_interrupted_run_leaves_nothing_behind(demo, tmp_path, sig):
     ensure_up(demo)
     run = start_disruptive_run(demo, tmp_path)
     try:
+        # The journal names the agent before the run stops it; the signal follows at once, well
+        # inside the disconnection the run waits for (waiting to see b disconnected first let a
+        # fast run finish its suites before the signal, and report PASS).
         wait_for(lambda: journal_entries(demo), 240, "the run to stop an agent", 0.2)
-        wait_for(lambda: health(demo, "a", "b") == "disconnected", 60, "b disconnected", 0.5)
         everything = {run.pid} | descendants(run.pid)
         os.killpg(run.pid, sig)  # a terminal's Ctrl-C, a CI job cancelled
         run.wait(timeout=120)
@@ -421,8 +423,10 @@ def test_a_killed_run_is_cleaned_up_by_the_next_run(demo, tmp_path):
     first.mkdir()
     run = start_disruptive_run(demo, first)
     try:
+        # The journal names the agent before the run stops it; the signal follows at once, well
+        # inside the disconnection the run waits for (waiting to see b disconnected first let a
+        # fast run finish its suites before the signal, and report PASS).
         wait_for(lambda: journal_entries(demo), 240, "the run to stop an agent", 0.2)
-        wait_for(lambda: health(demo, "a", "b") == "disconnected", 60, "b disconnected", 0.5)
         everything = {run.pid} | descendants(run.pid)
         for pid in everything:  # the whole run dies at once, the engine included
             with contextlib.suppress(ProcessLookupError):
