@@ -209,8 +209,12 @@ class ChildProcesses:
         return self._alive() and all(n == missions for n in self.reported)
 
     def progress(self) -> str:
-        done = sum(n == MISSIONS for n in self.reported)
-        return f"{done} of {len(self.reported)} children, {self.failures()} failed writes"
+        counts = list(self.reported)
+        done = sum(n == MISSIONS for n in counts)
+        return (
+            f"{done} of {len(counts)} children, Missions reported per child "
+            f"{min(counts, default=0)}-{max(counts, default=0)}, {self.failures()} failed writes"
+        )
 
     def failures(self) -> int:
         return sum(self.failed)
