@@ -121,6 +121,18 @@ def _cleanup(env: dict[str, str]) -> list[str]:
     return left
 
 
+def _script(env: dict[str, str], name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run one of scripts/ that builds images (bounded by IMAGE_TIMEOUT)."""
+    return subprocess.run(
+        [str(ROOT / "scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=IMAGE_TIMEOUT,
+        check=False,
+    )
+
+
 @pytest.mark.timeout(IMAGE_TIMEOUT + sum(STEP_TIMEOUT.values()) + DESTROY_TIMEOUT + 300)
 def test_molecule_tree3() -> None:
     require(
@@ -134,25 +146,11 @@ def test_molecule_tree3() -> None:
         "create the project venv: scripts/bootstrap.sh venv (requirements-dev.txt has molecule)",
     )
     env = _podman_env()
-    image = subprocess.run(
-        [str(ROOT / "scripts/podman-image.sh"), "ensure"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=IMAGE_TIMEOUT,
-        check=False,
-    )
+    image = _script(env, "podman-image.sh", "ensure")
     assert image.returncode == 0, f"building the base image failed:\n{image.stderr[-4000:]}"
     env["FORNAX_IMAGE"] = image.stdout.strip().splitlines()[-1]
     # The sites' nodes import the node images (pause, httpd) from these archives (cached).
-    images = subprocess.run(
-        [str(ROOT / "scripts/node-images.sh")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=IMAGE_TIMEOUT,
-        check=False,
-    )
+    images = _script(env, "node-images.sh")
     assert images.returncode == 0, f"building the node images failed:\n{images.stderr[-4000:]}"
     LOG.parent.mkdir(parents=True, exist_ok=True)
     LOG.write_text(f"molecule scenario {SCENARIO} with {env['FORNAX_IMAGE']}\n")

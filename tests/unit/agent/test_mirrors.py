@@ -16,6 +16,7 @@ from fornax_agent.workqueue import WorkQueue
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeApiError
+from fornax_harness.stubs import StubInformer
 
 MISSION = {
     "apiVersion": names.API_VERSION,
@@ -31,22 +32,6 @@ MISSION = {
     "spec": {"missionresource": "kind: ConfigMap\n"},
     "status": {"states": {f"c{i}": "applied" for i in range(1000)}},
 }
-
-
-class StubInformer:
-    def __init__(self, objects: dict) -> None:
-        self.objects = objects
-        self.synced = threading.Event()
-        self.synced.set()
-
-    def snapshot(self) -> dict:
-        return dict(self.objects)
-
-    def get(self, key: str) -> Any:
-        return self.objects.get(key)
-
-    def count(self) -> int:
-        return len(self.objects)
 
 
 class RecordingClient:

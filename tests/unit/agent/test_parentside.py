@@ -19,6 +19,7 @@ from fornax_agent.parentside import (
 from fornax_agent.workqueue import WorkQueue
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import limits, names
+from fornax_harness.stubs import StubInformer
 
 
 def entry(state: str) -> dict:
@@ -85,19 +86,6 @@ def test_content_kind():
     assert content_kind({"missionresource": "apiVersion: v1\nkind: ConfigMap\n"}) == "ConfigMap"
     assert content_kind({"missioncommand": {"command": "true"}}) == "command"
     assert content_kind("nonsense") == "command"
-
-
-class StubInformer:
-    def __init__(self, objects: dict) -> None:
-        self.objects = objects
-        self.synced = threading.Event()
-        self.synced.set()
-
-    def snapshot(self) -> dict:
-        return dict(self.objects)
-
-    def get(self, key: str):
-        return self.objects.get(key)
 
 
 class RecordingWriter:
