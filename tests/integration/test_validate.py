@@ -421,12 +421,15 @@ def test_a_killed_run_is_cleaned_up_by_the_next_run(demo, tmp_path):
     ensure_up(demo)
     first = tmp_path / "first"
     first.mkdir()
+    agent = entries(demo)["b"]["pids"]["agent"]
     run = start_disruptive_run(demo, first)
     try:
-        # The journal names the agent before the run stops it; the signal follows at once, well
-        # inside the disconnection the run waits for (waiting to see b disconnected first let a
-        # fast run finish its suites before the signal, and report PASS).
+        # The journal names the agent before the run stops it. The kill must come after the stop
+        # (killed before it, the run leaves b running and this test proves nothing) and before
+        # the restore: the run holds b stopped until its parent sees it disconnected (the
+        # heartbeat timeout, seconds), so the kill follows as soon as b's agent process is gone.
         wait_for(lambda: journal_entries(demo), 240, "the run to stop an agent", 0.2)
+        wait_for(lambda: not alive(agent), 60, f"b's agent (pid {agent}) to stop", 0.05)
         everything = {run.pid} | descendants(run.pid)
         for pid in everything:  # the whole run dies at once, the engine included
             with contextlib.suppress(ProcessLookupError):
@@ -437,7 +440,9 @@ def test_a_killed_run_is_cleaned_up_by_the_next_run(demo, tmp_path):
             os.killpg(run.pid, signal.SIGKILL)
     assert journal_entries(demo), "a killed run leaves its journal"
     assert validation_missions(demo), "and its Mission"
-    assert health(demo, "a", "b") == "disconnected", "and b's agent stopped"
+    wait_for(
+        lambda: health(demo, "a", "b") == "disconnected", 60, "b disconnected at a (stopped)", 0.5
+    )
     results = tmp_path / "next"
     run = make_validate(demo, results, "-e validate_layers=fornax", target="")
     out = run.stdout + run.stderr
