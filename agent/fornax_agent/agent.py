@@ -274,6 +274,7 @@ class Agent:
             if key is not None:
                 self.handle(key)
         self.parent_side.close()
+        self.mirrors.close()
         self.commands.close()
 
     def handle(self, key: Hashable) -> None:

@@ -12,7 +12,9 @@ copies (name, labels, spec) and the Mission's generation, and children watch tho
   Mission). A status write changes none of these, so it costs the children nothing. Mirrors are
   kept only while the cluster has children (a leaf writes none); the first child's arrival
   brings them all. The mirror names its Mission as owner, so the garbage collector deletes it
-  too when the agent is away.
+  too when the agent is away. The writes go through ``MIRROR_WRITERS`` writer threads
+  (writers.py): a burst of a thousand new Missions on a parent busy with its children's
+  reports would otherwise wait a thousand round trips end to end before the children see them.
 - ``ParentMissions`` (the child's side): an informer of the parent's mirrors, shaped as the
   Missions they mirror (name, labels, ``generation`` = the Mission's, spec). A parent without
   mirrors - no such kind (404), a link that predates them (403), or Missions but no mirror at
@@ -37,9 +39,12 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import
 
 from .informer import WATCH_SECONDS, Informer
 from .workqueue import WorkQueue
+from .writers import KeyedWriters
 
 log = logging.getLogger("fornax.agent.mirrors")
 RECHECK_SECONDS = 15  # watching Missions (no mirrors): how often to ask for mirrors again
+MIRROR_WRITERS = 4  # mirror writes in flight at once
+RETRY_SECONDS = 1.0  # a failed mirror write is decided again after this long
 
 
 def mirror_of(mission: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +164,7 @@ class MirrorKeeper:
         stop: threading.Event,
     ) -> None:
         self.queue = queue
-        self.local = client_factory()
+        self.writers = KeyedWriters("mirror", client_factory, MIRROR_WRITERS, self._answered)
         self.missions = missions
         self.children = children
         self.had_children = False
@@ -194,19 +199,30 @@ class MirrorKeeper:
             return
         if not self.informer.synced.is_set():
             return  # its first list asks for every Mission (never, without the kind here)
+        if self.writers.busy(name):
+            return  # decided again when that write has answered (_answered)
         mission = self.missions.get(name)
         current = self.informer.get(name)
+        path = names.missionspec_path(name)
         if mission is None:
             if current is not None:
-                self.local.delete_if_exists(names.missionspec_path(name))
+                self.writers.submit(name, lambda client: client.delete_if_exists(path))
             return
         if current is None and self.children.count() == 0:
             return  # nobody would read it
         desired = mirror_of(mission)
         if current is None or not same_mirror(current, desired):
-            self.local.apply(
-                names.missionspec_path(name),
-                desired,
-                field_manager=names.FIELD_MANAGER_AGENT,
-                force=True,
-            )
+            self.writers.submit(name, lambda client: _apply(client, path, desired))
+
+    def _answered(self, name: str, failed: bool) -> None:
+        """A write of ``name`` answered after it was asked for again, or failed: decide again.
+
+        A write that landed is not checked again here: its watch event brings the key back."""
+        self.queue.add(("mirror", name), RETRY_SECONDS if failed else 0.0)
+
+    def close(self) -> None:
+        self.writers.close()
+
+
+def _apply(client: KubeClient, path: str, desired: dict[str, Any]) -> None:
+    client.apply(path, desired, field_manager=names.FIELD_MANAGER_AGENT, force=True)

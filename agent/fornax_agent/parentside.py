@@ -10,7 +10,8 @@
   ignored), so each entry has exactly one source.
 - Folding: a Mission is folded when a child's entry for it changed; the result goes at once to
   ``on_folded`` (the report up to this cluster's parent) and, within the status write budget,
-  to the Mission's status here (status writes are sent to every child's watch of Missions).
+  to the Mission's status here (children watch spec mirrors, mirrors.py: a status write
+  reaches none of them). The reports are cached in little memory (reportinformer.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import 
 from .faults import FAULTS
 from .informer import Informer
 from .ratelimit import Backoff, TokenBucket
+from .reportinformer import ReportInformer
 from .statuswriter import StatusWriter
 from .workqueue import WorkQueue
 
@@ -173,7 +175,7 @@ class ParentSide:
         self.children = Informer(
             "edgeclusters", client_factory, names.EDGECLUSTERS, self._on_child, stop=stop
         )
-        self.reports = Informer(
+        self.reports = ReportInformer(
             "clusterreports", client_factory, names.CLUSTERREPORTS, self._on_report, stop=stop
         )
 
@@ -387,7 +389,7 @@ class ParentSide:
         if not patch:
             return
         self.status_writes.take()
-        self.status_writer.submit(name, patch, status)
+        self.status_writer.submit_status(name, patch, status)
 
     def status_of(self, name: str) -> dict[str, Any] | None:
         with self.lock:

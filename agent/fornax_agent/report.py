@@ -16,7 +16,14 @@ shards, the whole report is emptied once, so a stale copy there cannot shadow th
 
 Pacing: after a round of writes that took ``d`` seconds the next round waits
 ``GAP_FACTOR * d`` (at most ``MAX_GAP``). A quiet parent answers in milliseconds and reports
-stay immediate; a busy parent gets fewer, fuller writes.
+stay immediate; a busy parent gets fewer, fuller writes. A burst (``BURST_CHANGES`` changes or
+more waiting, e.g. a thousand new Missions arriving) is written once it settles (no change for
+``SETTLE`` seconds) or when its first change is ``MAX_AGE`` seconds old, whichever comes first:
+a burst touches every shard, and a round per arriving Mission would rewrite each shard over
+and over while the parent is busiest. A burst that has settled does not wait for the rest of
+the gap left by a round written during it (once per ``MAX_GAP``, so the share of time spent
+writing stays bounded): that round's gap would otherwise hold the final state back for up to
+``MAX_GAP``. A few changes are written at once, as before.
 """
 
 from __future__ import annotations
@@ -35,7 +42,10 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import 
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.timestamps import rfc3339
 
 GAP_FACTOR = 10.0  # a child spends at most about a tenth of its time writing reports
-MAX_GAP = 5.0  # seconds: the longest pause between two rounds of report writes
+MAX_GAP = 30.0  # seconds: the longest pause between two rounds of report writes
+BURST_CHANGES = 16  # changes waiting that make a burst
+SETTLE = 0.25  # seconds without a change after which a burst is written
+MAX_AGE = 5.0  # seconds: a burst's first change waits at most this long
 WHOLE = None  # the shard key of the whole report <cluster>
 
 
@@ -57,6 +67,10 @@ class ReportWriter:
         self.sharded: bool | None = None  # None: not known since the last (re)connection
         self.stored: dict[int | None, dict[str, Any]] = {}  # shard -> what the parent holds
         self.next_write = 0.0  # time.monotonic() before which the next round should wait
+        self.waiting = 0  # changes since the last round began
+        self.first_change = 0.0  # time.monotonic() of the first of them
+        self.last_change = 0.0
+        self.last_early = -MAX_GAP  # time.monotonic() of the last round begun inside a gap
         self.writes = 0  # objects written (tests and benchmarks read it)
 
     def forget(self) -> None:
@@ -64,9 +78,24 @@ class ReportWriter:
         self.sharded = None
         self.stored = {}
 
+    def changed(self) -> None:
+        """Something in the report changed (call it for every change: it detects bursts)."""
+        now = time.monotonic()
+        if not self.waiting:
+            self.first_change = now
+        self.waiting += 1
+        self.last_change = now
+
     def pause(self) -> float:
         """Seconds to wait before the next round of writes (0.0: write now)."""
-        return max(0.0, self.next_write - time.monotonic())
+        now = time.monotonic()
+        wait = self.next_write - now
+        if self.waiting >= BURST_CHANGES:
+            settle = min(self.last_change + SETTLE, self.first_change + MAX_AGE) - now
+            if settle <= 0 and now - self.last_early >= MAX_GAP:
+                return 0.0  # a settled burst goes before the gap ends, once per MAX_GAP
+            wait = max(wait, settle)
+        return max(0.0, wait)
 
     def path(self, shard: int | None) -> str:
         name = self.cluster if shard is WHOLE else f"{self.cluster}.{shard}"
@@ -75,6 +104,9 @@ class ReportWriter:
     def write(self, client: KubeClient, missions: dict[str, Any]) -> bool:
         """Bring the parent's report to ``missions``; False when nothing needed writing."""
         started = time.monotonic()
+        self.waiting = 0  # what changes from now on goes into the next round
+        if started < self.next_write:
+            self.last_early = started
         if self.sharded is None:
             self.sharded = self._try_shards(client, missions)
             wrote = True

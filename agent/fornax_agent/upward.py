@@ -105,6 +105,7 @@ class Reporter:
         self.client = Kept(link.client, lambda: link.settings)
 
     def later(self) -> None:
+        self.writer.changed()
         self.queue.add("report", self.cfg.report_delay_seconds)
 
     def forget(self) -> None:

@@ -135,6 +135,7 @@ class LightChild:
         self.settings = settings_from_kubeconfig(kubeconfig)
         self.stop = stop
         self.dirty = threading.Event()
+        self.writer = ReportWriter(name)
         self.informer = ParentMissions(self.client, self._changed, stop=stop)
         self.reported = 0
         self.failures = 0
@@ -144,22 +145,27 @@ class LightChild:
         return KubeClient(self.settings, timeout=60)
 
     def _changed(self, _kind: str, _obj: dict[str, Any]) -> None:
+        self.writer.changed()
         self.dirty.set()
 
     def start(self) -> None:
         self.informer.start()
+        self.dirty.set()  # as the agent on connecting: its (empty) report first
         threading.Thread(target=self._report_loop, daemon=True).start()
 
     def _report_loop(self) -> None:
-        writer = ReportWriter(self.name)
+        writer = self.writer
         composer = ReportComposer(self.name)  # what the agent composes its reports with
         below: dict[str, dict[str, Any]] = {}
         with self.client() as client:
             while not self.stop.is_set():
                 if not self.dirty.wait(0.5):
                     continue
-                # as the agent: a short coalescing delay, then the writer's own pacing
-                time.sleep(REPORT_DELAY + writer.pause())
+                # as the agent: a short coalescing delay, then the writer's own pacing (bounded:
+                # a burst waits at most report.MAX_AGE, the gap at most report.MAX_GAP)
+                time.sleep(REPORT_DELAY)
+                while (wait := writer.pause()) > 0 and not self.stop.is_set():
+                    time.sleep(wait)
                 self.dirty.clear()
                 seen = self.informer.snapshot()
                 for m in seen:  # the subtree's status of a local copy: one object per Mission

@@ -8,10 +8,19 @@ tests/integration/test_lean_watches.py.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
-from fornax_agent.mirrors import MirrorKeeper, ParentMissions, as_mission, mirror_of, same_mirror
+from fornax_agent.mirrors import (
+    MIRROR_WRITERS,
+    RETRY_SECONDS,
+    MirrorKeeper,
+    ParentMissions,
+    as_mission,
+    mirror_of,
+    same_mirror,
+)
 from fornax_agent.workqueue import WorkQueue
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
@@ -94,16 +103,81 @@ def keeper(missions: dict, mirrors: dict, children: dict) -> tuple[MirrorKeeper,
     return keep, client
 
 
+def settle(keep: MirrorKeeper) -> None:
+    """Wait (bounded) until the keeper's writer threads have answered every write."""
+    deadline = time.monotonic() + 10
+    while keep.writers.backlog() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert keep.writers.backlog() == 0, "a mirror write never answered"
+
+
 def test_the_keeper_writes_changed_mirrors_and_deletes_those_of_deleted_missions():
     keep, client = keeper({"web": MISSION}, {}, {"b": {}})
     keep.keep("web")
+    settle(keep)
     assert client.calls == [("apply", names.missionspec_path("web"), mirror_of(MISSION))]
     keep.informer.objects["web"] = mirror_of(MISSION)
     keep.keep("web")  # a status write: the mirror is unchanged, nothing written
+    settle(keep)
     assert len(client.calls) == 1
     keep.missions.objects.clear()
     keep.keep("web")
+    settle(keep)
     assert client.calls[-1] == ("delete", names.missionspec_path("web"))
+    assert keep.queue.get(timeout=0) is None  # each write answered, none asked for again
+
+
+class SlowClient(RecordingClient):
+    """Answers each write only when the test lets it (a busy parent)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = threading.Event()
+        self.started = threading.Semaphore(0)
+
+    def apply(self, path: str, obj: dict, **kw: Any) -> dict:
+        self.started.release()
+        assert self.answer.wait(10), "the test never let the write answer"
+        return super().apply(path, obj, **kw)
+
+
+def test_mirror_writes_overlap_and_never_two_for_one_mission_at_once():
+    missions = {
+        f"m{i}": {**MISSION, "metadata": {**MISSION["metadata"], "name": f"m{i}"}} for i in range(6)
+    }
+    client = SlowClient()
+    keep = MirrorKeeper(
+        WorkQueue(),
+        client_factory=lambda: client,
+        missions=StubInformer(missions),
+        children=StubInformer({"b": {}}),
+        stop=threading.Event(),
+    )
+    keep.informer = StubInformer({})
+    for name in missions:
+        keep.keep(name)
+    for _ in range(MIRROR_WRITERS):  # that many round trips wait on the server at once
+        assert client.started.acquire(timeout=10)
+    keep.keep("m0")  # asked for again while in flight: no second write, decided after it
+    assert keep.writers.backlog() == len(missions)
+    client.answer.set()
+    settle(keep)
+    assert sorted(c[1] for c in client.calls) == sorted(names.missionspec_path(n) for n in missions)
+    assert keep.queue.get(timeout=0) == ("mirror", "m0")
+    keep.close()
+
+
+def test_a_failed_mirror_write_is_decided_again_later():
+    keep, client = keeper({"web": MISSION}, {}, {"b": {}})
+
+    def refuse(*_a: Any, **_kw: Any) -> dict:
+        raise KubeApiError(500, "InternalError", "etcd is away")
+
+    client.apply = refuse  # type: ignore[method-assign]
+    keep.keep("web")
+    settle(keep)
+    assert keep.queue.get(timeout=0) is None  # not at once:
+    assert keep.queue.get(timeout=RETRY_SECONDS + 1) == ("mirror", "web")
 
 
 def test_a_leaf_keeps_no_mirror_until_a_child_comes():

@@ -102,7 +102,7 @@ class RecordingWriter:
     def base(self, _name: str, _cached: dict) -> dict:
         return {}
 
-    def submit(self, name: str, _patch: dict, _status: dict) -> None:
+    def submit_status(self, name: str, _patch: dict, _status: dict) -> None:
         self.written.append(name)
 
 

@@ -8,6 +8,7 @@ scenarios in tests/integration/fornax_tree and by ``make bench BENCH=agent``.
 from __future__ import annotations
 
 import pytest
+from fornax_agent import report as report_module
 from fornax_agent.report import ReportMissing, ReportWriter, split
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
@@ -130,3 +131,41 @@ def test_split_places_each_mission_in_its_shard():
     for shard, missions in shards.items():
         assert all(names.report_shard(m) == shard for m in missions)
     assert sum(len(m) for m in shards.values()) == 50
+
+
+def test_a_few_changes_go_at_once_a_burst_waits_to_settle_bounded(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(report_module.time, "monotonic", lambda: clock[0])
+    writer = ReportWriter("b")
+    for _ in range(report_module.BURST_CHANGES - 1):
+        writer.changed()
+    assert writer.pause() == 0.0  # a few changes: written now
+    writer.changed()  # a burst
+    assert writer.pause() == pytest.approx(report_module.SETTLE)
+    for _ in range(1000):  # it keeps coming: the first change waits MAX_AGE at most
+        clock[0] += 0.01
+        writer.changed()
+        assert writer.pause() <= max(0.0, report_module.MAX_AGE - (clock[0] - 100.0)) + 1e-9
+    assert writer.pause() == 0.0
+    parent = shard_parent()
+    writer.write(parent, entries(3))  # a round begins: later changes go into the next one
+    assert writer.waiting == 0
+
+
+def test_a_settled_burst_skips_the_rest_of_the_gap_once_per_max_gap(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(report_module.time, "monotonic", lambda: clock[0])
+    writer = ReportWriter("b")
+    parent = shard_parent()
+    writer.next_write = clock[0] + 20  # a long round written during the burst
+    for _ in range(report_module.BURST_CHANGES):
+        writer.changed()
+    assert writer.pause() == pytest.approx(20)  # still arriving: the gap holds
+    clock[0] += report_module.SETTLE
+    assert writer.pause() == 0.0  # settled: now, not in 20 s
+    writer.write(parent, entries(20))
+    writer.next_write = clock[0] + 20
+    for _ in range(report_module.BURST_CHANGES):
+        writer.changed()
+    clock[0] += report_module.SETTLE
+    assert writer.pause() == pytest.approx(20 - report_module.SETTLE)  # not twice in MAX_GAP
