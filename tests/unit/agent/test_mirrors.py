@@ -156,7 +156,7 @@ def test_mirror_writes_overlap_and_never_two_for_one_mission_at_once():
     keep.informer = StubInformer({})
     for name in missions:
         keep.keep(name)
-    for _ in range(MIRROR_WRITERS):  # that many round trips wait on the server at once
+    for _unused in range(MIRROR_WRITERS):  # that many round trips wait on the server at once
         assert client.started.acquire(timeout=10)
     keep.keep("m0")  # asked for again while in flight: no second write, decided after it
     assert keep.writers.backlog() == len(missions)

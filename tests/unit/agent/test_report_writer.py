@@ -137,12 +137,12 @@ def test_a_few_changes_go_at_once_a_burst_waits_to_settle_bounded(monkeypatch):
     clock = [100.0]
     monkeypatch.setattr(report_module.time, "monotonic", lambda: clock[0])
     writer = ReportWriter("b")
-    for _ in range(report_module.BURST_CHANGES - 1):
+    for _unused in range(report_module.BURST_CHANGES - 1):
         writer.changed()
     assert writer.pause() == 0.0  # a few changes: written now
     writer.changed()  # a burst
     assert writer.pause() == pytest.approx(report_module.SETTLE)
-    for _ in range(1000):  # it keeps coming: the first change waits MAX_AGE at most
+    for _unused in range(1000):  # it keeps coming: the first change waits MAX_AGE at most
         clock[0] += 0.01
         writer.changed()
         assert writer.pause() <= max(0.0, report_module.MAX_AGE - (clock[0] - 100.0)) + 1e-9
@@ -158,14 +158,14 @@ def test_a_settled_burst_skips_the_rest_of_the_gap_once_per_max_gap(monkeypatch)
     writer = ReportWriter("b")
     parent = shard_parent()
     writer.next_write = clock[0] + 20  # a long round written during the burst
-    for _ in range(report_module.BURST_CHANGES):
+    for _unused in range(report_module.BURST_CHANGES):
         writer.changed()
     assert writer.pause() == pytest.approx(20)  # still arriving: the gap holds
     clock[0] += report_module.SETTLE
     assert writer.pause() == 0.0  # settled: now, not in 20 s
     writer.write(parent, entries(20))
     writer.next_write = clock[0] + 20
-    for _ in range(report_module.BURST_CHANGES):
+    for _unused in range(report_module.BURST_CHANGES):
         writer.changed()
     clock[0] += report_module.SETTLE
     assert writer.pause() == pytest.approx(20 - report_module.SETTLE)  # not twice in MAX_GAP
