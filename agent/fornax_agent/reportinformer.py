@@ -32,7 +32,7 @@ class ReportInformer(Informer):
         if not isinstance(meta, dict) or not isinstance(spec, dict):
             return obj  # malformed: the informer and the parent side say so
         missions = spec.get("missions")
-        child = str(names.report_owner(str(meta.get("name") or ""))[0])
+        child = names.report_owner(str(meta.get("name") or ""))[0]
         if isinstance(missions, dict):
             missions = {
                 sys.intern(k) if isinstance(k, str) else k: self._shared(child, v)
