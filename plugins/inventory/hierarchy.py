@@ -466,8 +466,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
         # A large tree creates a million objects that live until the parse ends; the cyclic
-        # collector would rescan them again and again (about 20 % of the time). The few
-        # cycles (the cluster tree's parent links) are collected once it is enabled again.
+        # collector would rescan them again and again (about 20 % of the time). The model's
+        # cycles (the cluster tree's parent links) are broken when it is no longer read.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -519,6 +519,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             self.construct(hierarchy, set_variable)
         except AnsibleError as exc:
             raise _Broken(f"{source}: {exc}") from exc
+        finally:
+            hierarchy.release()
 
     def setter(self, unsafe: bool) -> Callable[[str, str, Any], None]:
         """``inventory.set_variable``, or, when the file used ``!unsafe``, one that keeps the

@@ -288,6 +288,17 @@ class Hierarchy:
     def root(self) -> Cluster:
         return next(iter(self.clusters.values()))
 
+    def release(self) -> None:
+        """Drop the links between parents and children, the tree's reference cycles.
+
+        Called once the tree is no longer read: its objects are then freed as soon as the last
+        reference to them goes, instead of waiting for the cyclic garbage collector, which
+        would first scan every one of them (for 10,000 clusters, ~100,000 objects).
+        """
+        for cluster in self.clusters.values():
+            cluster.parent = None
+            cluster.children = []
+
     def subtree(self, name: str) -> list[Cluster]:
         """``name`` and every cluster below it, top-down."""
         found: list[Cluster] = []
