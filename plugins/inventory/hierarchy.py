@@ -362,7 +362,7 @@ class _Links:
         if _Links.fast is None:
             _Links.fast = _links_supported()
         self.data = data
-        self.lineage: dict[str, list[Any]] = {}  # group -> its ancestors (created groups)
+        self.lineage: dict[str, list[Any]] = {}  # group -> its ancestors, then itself
         self.before: set[str] = set(data.groups)  # groups that existed before this source
 
     def top_group(self, name: str) -> None:
@@ -370,12 +370,12 @@ class _Links:
         self.data.add_child("all", name)
         self.before.add(name)
 
-    def ancestors(self, group: Any) -> list[Any]:
-        """``group``'s ancestors. Remembered: the tree is linked top-down, so a group's
-        ancestors are all linked before it is, and it is linked before it is used."""
+    def line(self, group: Any) -> list[Any]:
+        """``group``'s ancestors, then ``group``. Remembered: the tree is linked top-down, so
+        a group's ancestors are all linked before it is, and it is linked before it is used."""
         found = self.lineage.get(group.name)
         if found is None:
-            found = self.lineage[group.name] = list(group.get_ancestors())
+            found = self.lineage[group.name] = [*group.get_ancestors(), group]
         return found
 
     def group(self, name: str, parent: Optional[str]) -> Any:
@@ -389,7 +389,7 @@ class _Links:
                 group.depth = above.depth + 1
                 above.child_groups.append(group)
                 group.parent_groups.append(above)
-                self.lineage[name] = [*self.ancestors(above), above]
+                self.lineage[name] = [*self.line(above), group]
                 return group
         name = data.add_group(name)
         if parent is not None:
@@ -418,16 +418,18 @@ class _Links:
         return host, True
 
     def plan(self, groups: list[Any]) -> tuple[list[Any], list[Any]]:
-        """The groups of a host that joins ``groups``: with their ancestors, and without."""
-        member_of: list[Any] = []
-        joined: list[Any] = []
-        for group in groups:
-            for above in self.ancestors(group):
-                if above not in member_of:
+        """The groups of a host that joins ``groups``: with their ancestors, and without (a
+        group that is an ancestor of one before it is not joined again)."""
+        member_of = list(self.line(groups[0]))  # a line holds no group twice
+        joined = [groups[0]]
+        seen = set(member_of)
+        for group in groups[1:]:
+            for above in self.line(group):
+                if above not in seen:
+                    seen.add(above)
                     member_of.append(above)
-            if group not in member_of:
-                member_of.append(group)
-                joined.append(group)
+                    if above is group:  # the last of its line
+                        joined.append(group)
         return member_of, joined
 
     def done(self) -> None:
