@@ -364,6 +364,7 @@ class _Links:
         self.data = data
         self.lineage: dict[str, list[Any]] = {}  # group -> its ancestors, then itself
         self.before: set[str] = set(data.groups)  # groups that existed before this source
+        self.by_names: dict[tuple[str, ...], list[Any]] = {}
 
     def top_group(self, name: str) -> None:
         self.data.add_group(name)
@@ -397,20 +398,26 @@ class _Links:
         self.before.add(name)
         return data.groups[name]
 
-    def host(self, name: str, group_names: list[str]) -> tuple[Any, bool]:
-        """The host ``name`` in ``group_names`` (and their ancestors); True when created."""
+    def named(self, names: tuple[str, ...]) -> list[Any]:
+        """The groups of ``names`` (remembered: hosts share a few sets of role groups)."""
+        found = self.by_names.get(names)
+        if found is None:
+            found = self.by_names[names] = [self.data.groups[name] for name in names]
+        return found
+
+    def host(self, name: str, groups: list[Any]) -> tuple[Any, bool]:
+        """The host ``name`` in ``groups`` (and their ancestors); True when created."""
         data = self.data
         if not self.fast or name in data.hosts or name in LOCALHOST:
-            groups = [data.groups[group] for group in group_names]
             created = name not in data.hosts
-            data.add_host(name, group=group_names[0])
+            data.add_host(name, group=groups[0].name)
             host = data.hosts[name]
             for group in groups[1:]:
                 group.add_host(host)
             return host, created
         host = Host(name)
         data.hosts[host.name] = host
-        member_of, joined = self.plan([data.groups[group] for group in group_names])
+        member_of, joined = self.plan(groups)
         host.groups.extend(member_of)
         for group in joined:
             group.hosts.append(host)
@@ -586,10 +593,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             set_variable(subtree.name, name, value)
         objects.set(subtree, cluster.subtree_computed)
         objects.set(group, cluster.vars)
+        tier = links.data.groups[cluster.tier_group]
         for layout in cluster.hosts:
-            host, created = links.host(
-                layout.name, [group.name, cluster.tier_group, *layout.role_groups]
-            )
+            host, created = links.host(layout.name, [group, tier, *links.named(layout.role_groups)])
             if created:
                 objects.created.append(host)
             objects.set(host, layout.vars)
