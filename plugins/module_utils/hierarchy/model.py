@@ -268,7 +268,7 @@ class Pools:
 class Hierarchy:
     """The whole tree: clusters in top-down (breadth-first) order, the root first."""
 
-    __slots__ = ("clusters", "defaults", "pools", "source", "vpcs")
+    __slots__ = ("clusters", "defaults", "pools", "source", "spans", "vpcs")
 
     def __init__(
         self,
@@ -283,6 +283,9 @@ class Hierarchy:
         self.defaults = defaults
         self.pools = pools
         self.source = source
+        # the CIDRs allocation made -> their (version, first, last): validation need not read
+        # them again (addresses.Span)
+        self.spans: dict[str, tuple[int, int, int]] = {}
 
     @property
     def root(self) -> Cluster:
