@@ -362,20 +362,21 @@ class _Links:
         if _Links.fast is None:
             _Links.fast = _links_supported()
         self.data = data
-        self.lineage: dict[str, list[Any]] = {}  # group -> its ancestors (created groups)
+        self.lineage: dict[str, list[Any]] = {}  # group -> its ancestors, then itself
         self.before: set[str] = set(data.groups)  # groups that existed before this source
+        self.by_names: dict[tuple[str, ...], list[Any]] = {}
 
     def top_group(self, name: str) -> None:
         self.data.add_group(name)
         self.data.add_child("all", name)
         self.before.add(name)
 
-    def ancestors(self, group: Any) -> list[Any]:
-        """``group``'s ancestors. Remembered: the tree is linked top-down, so a group's
-        ancestors are all linked before it is, and it is linked before it is used."""
+    def line(self, group: Any) -> list[Any]:
+        """``group``'s ancestors, then ``group``. Remembered: the tree is linked top-down, so
+        a group's ancestors are all linked before it is, and it is linked before it is used."""
         found = self.lineage.get(group.name)
         if found is None:
-            found = self.lineage[group.name] = list(group.get_ancestors())
+            found = self.lineage[group.name] = [*group.get_ancestors(), group]
         return found
 
     def group(self, name: str, parent: Optional[str]) -> Any:
@@ -389,7 +390,7 @@ class _Links:
                 group.depth = above.depth + 1
                 above.child_groups.append(group)
                 group.parent_groups.append(above)
-                self.lineage[name] = [*self.ancestors(above), above]
+                self.lineage[name] = [*self.line(above), group]
                 return group
         name = data.add_group(name)
         if parent is not None:
@@ -397,20 +398,26 @@ class _Links:
         self.before.add(name)
         return data.groups[name]
 
-    def host(self, name: str, group_names: list[str]) -> tuple[Any, bool]:
-        """The host ``name`` in ``group_names`` (and their ancestors); True when created."""
+    def named(self, names: tuple[str, ...]) -> list[Any]:
+        """The groups of ``names`` (remembered: hosts share a few sets of role groups)."""
+        found = self.by_names.get(names)
+        if found is None:
+            found = self.by_names[names] = [self.data.groups[name] for name in names]
+        return found
+
+    def host(self, name: str, groups: list[Any]) -> tuple[Any, bool]:
+        """The host ``name`` in ``groups`` (and their ancestors); True when created."""
         data = self.data
         if not self.fast or name in data.hosts or name in LOCALHOST:
-            groups = [data.groups[group] for group in group_names]
             created = name not in data.hosts
-            data.add_host(name, group=group_names[0])
+            data.add_host(name, group=groups[0].name)
             host = data.hosts[name]
             for group in groups[1:]:
                 group.add_host(host)
             return host, created
         host = Host(name)
         data.hosts[host.name] = host
-        member_of, joined = self.plan([data.groups[group] for group in group_names])
+        member_of, joined = self.plan(groups)
         host.groups.extend(member_of)
         for group in joined:
             group.hosts.append(host)
@@ -418,16 +425,18 @@ class _Links:
         return host, True
 
     def plan(self, groups: list[Any]) -> tuple[list[Any], list[Any]]:
-        """The groups of a host that joins ``groups``: with their ancestors, and without."""
-        member_of: list[Any] = []
-        joined: list[Any] = []
-        for group in groups:
-            for above in self.ancestors(group):
-                if above not in member_of:
+        """The groups of a host that joins ``groups``: with their ancestors, and without (a
+        group that is an ancestor of one before it is not joined again)."""
+        member_of = list(self.line(groups[0]))  # a line holds no group twice
+        joined = [groups[0]]
+        seen = set(member_of)
+        for group in groups[1:]:
+            for above in self.line(group):
+                if above not in seen:
+                    seen.add(above)
                     member_of.append(above)
-            if group not in member_of:
-                member_of.append(group)
-                joined.append(group)
+                    if above is group:  # the last of its line
+                        joined.append(group)
         return member_of, joined
 
     def done(self) -> None:
@@ -466,8 +475,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
         # A large tree creates a million objects that live until the parse ends; the cyclic
-        # collector would rescan them again and again (about 20 % of the time). The few
-        # cycles (the cluster tree's parent links) are collected once it is enabled again.
+        # collector would rescan them again and again (about 20 % of the time). The model's
+        # cycles (the cluster tree's parent links) are broken when it is no longer read.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -519,6 +528,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             self.construct(hierarchy, set_variable)
         except AnsibleError as exc:
             raise _Broken(f"{source}: {exc}") from exc
+        finally:
+            hierarchy.release()
 
     def setter(self, unsafe: bool) -> Callable[[str, str, Any], None]:
         """``inventory.set_variable``, or, when the file used ``!unsafe``, one that keeps the
@@ -582,10 +593,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             set_variable(subtree.name, name, value)
         objects.set(subtree, cluster.subtree_computed)
         objects.set(group, cluster.vars)
+        tier = links.data.groups[cluster.tier_group]
         for layout in cluster.hosts:
-            host, created = links.host(
-                layout.name, [group.name, cluster.tier_group, *layout.role_groups]
-            )
+            host, created = links.host(layout.name, [group, tier, *links.named(layout.role_groups)])
             if created:
                 objects.created.append(host)
             objects.set(host, layout.vars)

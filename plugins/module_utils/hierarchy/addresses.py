@@ -24,16 +24,10 @@ _DNS_NAME = re.compile(
     r"(?=.{1,253}\Z)([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)*"
     r"(?![0-9]+\Z)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\Z"
 )
-_IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\Z")
-_IPV4_CIDR = re.compile(r"([0-9.]+)/(\d{1,2})\Z")
-
-
-def ipv4_int(text: str) -> Optional[int]:
-    """A dotted-quad IPv4 address as an integer, None if ``text`` is not one (fast path)."""
-    if not _IPV4.match(text):
-        return None
-    a, b, c, d = text.split(".")
-    return (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+_OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}\Z")
+# a dotted-quad address (its four octets captured) and a prefix length of one or two digits
+_IPV4_CIDR = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}/(\d{{1,2}})\Z")
 
 
 def ipv4_text(value: int) -> str:
@@ -42,11 +36,12 @@ def ipv4_text(value: int) -> str:
 
 def cidr_span(text: str) -> tuple[Optional[Span], Optional[str]]:
     """(span, None) or (None, reason) for a CIDR; IPv4 without building ipaddress objects."""
-    found = _IPV4_CIDR.match(text)
+    found = _IPV4_CIDR.match(text)  # one match, no second pass over the address
     if found:
-        first, prefix = ipv4_int(found.group(1)), int(found.group(2))
-        if first is not None and prefix <= 32:
-            size = 1 << (32 - prefix)
+        a, b, c, d, prefix = found.groups()
+        first = (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+        if int(prefix) <= 32:
+            size = 1 << (32 - int(prefix))
             if first % size == 0:
                 return (4, first, first + size - 1), None
     network, reason = parse_cidr(text)

@@ -24,8 +24,9 @@ import bisect
 import hashlib
 import ipaddress
 from collections.abc import Callable, Iterable
+from typing import Optional
 
-from .addresses import IpNetwork, cidr_span, ipv4_text, parse_cidr
+from .addresses import IpNetwork, Span, cidr_span, ipv4_text, parse_cidr
 from .errors import ProblemLog
 from .model import CidrPool, Cluster, Hierarchy, VniPool
 
@@ -139,6 +140,10 @@ class CidrSlots:
             return f"{ipv4_text(first)}/{self.prefix}"
         return str(ipaddress.ip_network((first, self.prefix)))
 
+    def span(self, slot: int) -> Span:
+        first = self.base + slot * self.block
+        return (self.network.version, first, first + self.block - 1)
+
 
 def allocate_cidrs(
     kind: str,
@@ -146,8 +151,11 @@ def allocate_cidrs(
     wanting: list[Cluster],
     in_use: list[str],
     log: ProblemLog,
+    *,
+    spans: Optional[dict[str, Span]] = None,
 ) -> dict[str, Placement]:
-    """Blocks of ``pool`` for ``wanting`` clusters, avoiding every CIDR in ``in_use``."""
+    """Blocks of ``pool`` for ``wanting`` clusters, avoiding every CIDR in ``in_use``; the
+    span of each block handed out goes to ``spans``."""
     slots = CidrSlots(pool)
     reserved = Intervals(slots.slots_of(in_use))
     placed, left = place(kind, (c.name for c in wanting), slots.count, reserved.__contains__)
@@ -155,6 +163,8 @@ def allocate_cidrs(
         placement = placed.get(cluster.name)
         if placement is not None:
             value = slots.cidr(placement.slot)
+            if spans is not None:
+                spans[value] = slots.span(placement.slot)
             if kind == "podCidr":
                 cluster.pod_cidr = value
             else:
@@ -213,6 +223,7 @@ def allocate(hierarchy: Hierarchy, log: ProblemLog) -> dict[str, dict[str, Place
         [c for c in clusters if c.pod_cidr is None],
         given,
         log,
+        spans=hierarchy.spans,
     )
     wanting_service = [c for c in clusters if c.service_cidr is None]
     services: dict[str, Placement] = {}
@@ -221,7 +232,12 @@ def allocate(hierarchy: Hierarchy, log: ProblemLog) -> dict[str, dict[str, Place
             given = [c.pod_cidr for c in clusters if c.pod_cidr is not None]
             given.extend(c.service_cidr for c in clusters if c.service_cidr is not None)
         services = allocate_cidrs(
-            "serviceCidr", hierarchy.pools.service_cidr, wanting_service, given, log
+            "serviceCidr",
+            hierarchy.pools.service_cidr,
+            wanting_service,
+            given,
+            log,
+            spans=hierarchy.spans,
         )
     return {"podCidr": pods, "serviceCidr": services, "vni": allocate_vnis(hierarchy, log)}
 

@@ -43,7 +43,7 @@ class HostLayout:
 
     __slots__ = ("name", "role_groups", "roles_vars", "user_vars", "vars")
 
-    def __init__(self, name: str, role_groups: list[str], host: Host) -> None:
+    def __init__(self, name: str, role_groups: tuple[str, ...], host: Host) -> None:
         self.name = name
         self.role_groups = role_groups
         address = host.address
@@ -194,15 +194,18 @@ def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
     depth = max(cluster.tier for cluster in hierarchy.clusters.values())
     tree_policy = hierarchy.root.mission_policy
     shared = shared_values(hierarchy)
-    top = [hierarchy.root and subtree_group(hierarchy.root.name)]
-    top.extend(tier_group(tier) for tier in range(depth + 1))
-    top.extend(ROLE_GROUPS.values())
+    tiers = [tier_group(tier) for tier in range(depth + 1)]
+    top = [hierarchy.root and subtree_group(hierarchy.root.name), *tiers, *ROLE_GROUPS.values()]
+    subtrees: dict[str, str] = {}  # cluster -> its subtree group (its children's parent)
+    role_groups: dict[tuple[str, ...], tuple[str, ...]] = {}  # a host's roles -> their groups
     clusters = []
     for cluster in hierarchy.clusters.values():
-        hosts = [
-            HostLayout(host.name, [ROLE_GROUPS[role] for role in host.roles], host)
-            for host in cluster.hosts
-        ]
+        hosts = []
+        for host in cluster.hosts:
+            groups = role_groups.get(host.roles)
+            if groups is None:
+                groups = role_groups[host.roles] = tuple(ROLE_GROUPS[r] for r in host.roles)
+            hosts.append(HostLayout(host.name, groups, host))
         group_vars = cluster_vars(cluster, vpcs.get(cluster.name, []))
         for name, value in shared.items():
             if group_vars[name] == value:
@@ -212,12 +215,13 @@ def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
             computed = dict(shared, fornax_mission_policy=tree_policy.to_dict())
         elif cluster.mission_policy is not tree_policy and cluster.mission_policy != tree_policy:
             group_vars["fornax_mission_policy"] = cluster.mission_policy.to_dict()
+        subtree = subtrees[cluster.name] = subtree_group(cluster.name)
         clusters.append(
             ClusterLayout(
                 group=cluster_group(cluster.name),
-                subtree=subtree_group(cluster.name),
-                parent_subtree=subtree_group(cluster.parent.name) if cluster.parent else None,
-                tier=tier_group(cluster.tier),
+                subtree=subtree,
+                parent_subtree=subtrees[cluster.parent.name] if cluster.parent else None,
+                tier=tiers[cluster.tier],
                 group_vars=group_vars,
                 subtree_vars=subtree_vars(hierarchy, cluster),
                 subtree_computed=computed,

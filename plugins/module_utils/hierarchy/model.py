@@ -268,7 +268,7 @@ class Pools:
 class Hierarchy:
     """The whole tree: clusters in top-down (breadth-first) order, the root first."""
 
-    __slots__ = ("clusters", "defaults", "pools", "source", "vpcs")
+    __slots__ = ("clusters", "defaults", "pools", "source", "spans", "vpcs")
 
     def __init__(
         self,
@@ -283,10 +283,24 @@ class Hierarchy:
         self.defaults = defaults
         self.pools = pools
         self.source = source
+        # the CIDRs allocation made -> their (version, first, last): validation need not read
+        # them again (addresses.Span)
+        self.spans: dict[str, tuple[int, int, int]] = {}
 
     @property
     def root(self) -> Cluster:
         return next(iter(self.clusters.values()))
+
+    def release(self) -> None:
+        """Drop the links between parents and children, the tree's reference cycles.
+
+        Called once the tree is no longer read: its objects are then freed as soon as the last
+        reference to them goes, instead of waiting for the cyclic garbage collector, which
+        would first scan every one of them (for 10,000 clusters, ~100,000 objects).
+        """
+        for cluster in self.clusters.values():
+            cluster.parent = None
+            cluster.children = []
 
     def subtree(self, name: str) -> list[Cluster]:
         """``name`` and every cluster below it, top-down."""

@@ -86,6 +86,8 @@ def valid_roles(roles: Any) -> bool:
     if not isinstance(roles, list) or not roles:
         return False
     try:
+        if len(roles) == 1:  # the common case: no set to build
+            return roles[0] in ROLE_SET
         return ROLE_SET.issuperset(roles) and len(set(roles)) == len(roles)
     except TypeError:  # an unhashable item, e.g. a mapping
         return False
@@ -116,6 +118,7 @@ class Parser:
     def __init__(self, log: ProblemLog) -> None:
         self.log = log
         self.clusters = 0  # declared so far, nested ones included
+        self.good_labels: set[tuple[str, str]] = set()  # checked already (trees repeat them)
 
     # -- generic field readers --------------------------------------------------------------
     def mapping(self, value: Any, entry: str, allowed: frozenset) -> Optional[dict]:
@@ -178,9 +181,13 @@ class Parser:
                     "(quote values such as yes, no, 1.0)",
                 )
                 continue
+            if (label, text) in self.good_labels:
+                continue
             reason = label_problem(label, text)
             if reason:
                 self.log.add(entry, f"field {key!r}: {reason}")
+            else:
+                self.good_labels.add((label, text))
         return value
 
     def variables(self, data: dict, key: str, entry: str) -> dict[str, Any]:

@@ -36,11 +36,14 @@ def check_vpc_references(hierarchy: Hierarchy, declared: list, log: ProblemLog) 
 def check_cluster_cidrs(hierarchy: Hierarchy, log: ProblemLog) -> None:
     """No two pod/service CIDRs of the tree overlap (given or allocated)."""
     ranges: list[tuple[Span, Any]] = []
+    known = hierarchy.spans  # allocated ones, read already
     for cluster in hierarchy.clusters.values():
         for field, text in (("podCidr", cluster.pod_cidr), ("serviceCidr", cluster.service_cidr)):
             if text is None:
                 continue
-            found, _reason = cidr_span(text)
+            found = known.get(text)
+            if found is None:
+                found, _reason = cidr_span(text)
             if found is not None:
                 ranges.append((found, (cluster.entry, field, text)))
     for (entry, field, text), (other_entry, other_field, other_text) in overlapping_pairs(ranges):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import sys
@@ -543,3 +544,26 @@ def test_groups_and_hosts_linked_directly_are_what_ansible_links(
     if before == "empty":
         assert fast["all"][:5] == ["c0-cp", "c0-gw", "c1-cp", "c2-cp", "c2-gw"]
     assert fast["groups"]["cluster_c13"]["depth"] == 5  # all, subtree_c0, c1, c4, c13
+
+
+def test_the_model_is_freed_when_the_parse_ends(plugin, tmp_path):
+    """The tree's parent and child links are reference cycles; the plugin drops them when it is
+    done, so the model is freed at once rather than left to the cyclic collector (whose first
+    pass after the parse would scan all of it)."""
+    source = tmp_path / "tree.yml"
+    source.write_text(SMALL)
+    collecting = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        plugin.parse(InventoryData(), DataLoader(), str(source), cache=False)
+        left = [
+            type(o).__name__
+            for o in gc.get_objects()
+            if type(o).__name__ in ("Cluster", "Host", "Gateway")
+            and type(o).__module__.endswith("hierarchy.model")
+        ]
+    finally:
+        if collecting:
+            gc.enable()
+    assert left == []

@@ -382,3 +382,42 @@ def test_cycle_without_any_root():
         ],
     }
     assert "parent links form a cycle: p -> q -> p" in error_of(document)
+
+
+DEEP = (
+    "clusters[2] 'west'.children[0] 'n0'.children[0] 'n1'.children[0] 'n2'"
+    ".children[0] 'n3'.children[0] 'n4'"
+)
+
+
+def deepest(document: dict[str, Any]) -> dict[str, Any]:
+    """The last cluster of a nested chain of 5 below west (tier 6)."""
+    chain(5, nested=True)(document)
+    item = cluster(document, "west")
+    while item.get("children"):
+        item = item["children"][0]
+    return item
+
+
+def test_a_field_deep_in_the_tree_is_named_by_its_whole_path(doc):
+    item = deepest(doc)
+    item["labels"] = {"zone": "not valid!"}
+    item["hosts"] = [
+        {"name": "n4-cp", "roles": ["control_plane"], "address": "198.18.9.9"},
+        {"name": "n4-gw", "roles": ["gateway"], "address": "evil.example;id"},
+    ]
+    item["gateway"] = {"wanAddress": "192.0.2.300"}
+    message = error_of(doc)
+    assert "3 problems" in message, message
+    assert f"{DEEP}: field 'labels': label 'zone': value 'not valid!'" in message, message
+    assert f"{DEEP}.hosts[1] 'n4-gw': field 'address': 'evil.example;id'" in message, message
+    assert f"{DEEP}.gateway: field 'wanAddress': '192.0.2.300' is not an IP" in message, message
+
+
+def test_a_later_stage_names_a_deep_cluster_by_its_whole_path(doc):
+    item = deepest(doc)
+    del item["apiEndpoint"]
+    item["gateway"] = {"wanAddress": "192.0.2.30"}
+    message = error_of(doc)
+    assert f"{DEEP}: no API endpoint: set 'apiEndpoint'" in message, message
+    assert f"{DEEP}.gateway: gateway settings but no host with role gateway" in message, message
