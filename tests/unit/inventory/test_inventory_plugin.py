@@ -140,13 +140,19 @@ def test_root_and_gateway_hostvars(abcd):
     assert found["fornax_path"] == "a"
     assert found["fornax_children"] == ["b"]
     assert found["fornax_host_roles"] == ["gateway"]
+    (vpc,) = found["fornax_vpcs"]
     assert found["fornax_gateway"] == {
         "host": "a-gw-1",
         "lan_address": "198.18.0.2",
         "wan_address": "192.0.2.1",
         "lan_interface": "eth0",
         "wan_interface": "eth1",
+        "wan_mac": "02:00:c0:00:02:01",
+        # what the gateway role writes, derived once here: b's gateway as the peer of the VPC
+        "peer_macs": {"192.0.2.2": "02:00:c0:00:02:02"},
+        "dividers": [{"vni": vpc["vni"], "address": "198.18.0.3", "mac": "02:00:c6:12:00:03"}],
     }
+    assert vpc["divider"] == {"address": "198.18.0.3", "mac": "02:00:c6:12:00:03"}
 
 
 def test_vpc_view_from_both_sides(abcd):
@@ -161,6 +167,7 @@ def test_vpc_view_from_both_sides(abcd):
             "vni": in_b["vni"],
             "subnets": ["10.200.1.0/24"],
             "gateway_wan_address": "192.0.2.2",
+            "gateway_wan_mac": "02:00:c0:00:02:02",
         }
     ]
 
@@ -543,3 +550,36 @@ def test_groups_and_hosts_linked_directly_are_what_ansible_links(
     if before == "empty":
         assert fast["all"][:5] == ["c0-cp", "c0-gw", "c1-cp", "c2-cp", "c2-gw"]
     assert fast["groups"]["cluster_c13"]["depth"] == 5  # all, subtree_c0, c1, c4, c13
+
+
+def test_rollout_problems_name_what_the_gateway_role_would_lack(plugin, tmp_path):
+    # site.yml applies the gateway role to every gateways host; validate_inventory.yml stops
+    # the run on these before any host changes (the examples have everything: no problem).
+    text = (EXAMPLES / "two-level.yml").read_text()
+    assert (
+        hostvars(inventory_of(plugin, tmp_path, text), "cloud-gw-1")["fornax_rollout_problems"]
+        == []
+    )
+    broken = (
+        text.replace('      wanMac: "02:00:c0:00:02:01"', "")
+        .replace('        divider: {address: 198.18.1.3, mac: "02:00:c6:12:01:03"}\n', "")
+        .replace("    lanInterface: eth0\n", "")
+    )
+    found = hostvars(inventory_of(plugin, tmp_path, broken), "west-gw-1")["fornax_rollout_problems"]
+    assert found == [
+        "cluster cloud: gateway host cloud-gw-1 has no lan_interface: set gateway.lanInterface"
+        " (or defaults.gateway.lanInterface)",
+        "cluster edge-west: gateway host west-gw-1 has no lan_interface: set gateway.lanInterface"
+        " (or defaults.gateway.lanInterface)",
+        "cluster edge-west: gateway host west-gw-1: VPC vpc-blue spans clusters (cloud) but names"
+        " no divider for VNI 2001 here: set divider {address, mac} in vpcs[0] 'vpc-blue'"
+        ".clusters[1]",
+        "cluster edge-west: gateway host west-gw-1: VPC vpc-blue reaches cluster cloud, whose"
+        " gateway cloud-gw-1 has no wanMac: set gateway.wanMac of cluster cloud",
+    ]
+    # what the role would write is exported only where the file gives it
+    gateway = hostvars(inventory_of(plugin, tmp_path, broken), "cloud-gw-1")["fornax_gateway"]
+    assert (gateway["peer_macs"], gateway["dividers"]) == (
+        {"192.0.2.2": "02:00:c0:00:02:02"},
+        [{"vni": 1001, "address": "198.18.0.3", "mac": "02:00:c6:12:00:03"}],
+    )
