@@ -29,6 +29,10 @@ description:
     duplicate or unknown names, names that are not DNS-1123 labels, overlapping CIDRs, VNI
     clashes, VPCs spanning clusters whose gateway has no WAN address and bad field values
     fail the parse with the file, the entry and the reason.
+  - What site.yml needs beyond a valid file (one control-plane host per cluster, gateway hosts
+    with interfaces, addresses, the dividers C(vpcs[].clusters[].divider) and the peers'
+    C(gateway.wanMac)) is exported as C(fornax_rollout_problems); C(fornax_gateway) carries
+    the gateway role's C(peer_macs) and C(dividers).
   - Clusters and C(defaults) may set C(missionPolicy), the rights a cluster grants Missions
     (C(resources), C(extraResources), C(namespaces), C(podSecurity)), inherited field by
     field; each cluster's resulting grant is the variable C(fornax_mission_policy).
@@ -80,7 +84,7 @@ clusters:
     hosts:
       - {name: cloud-cp-1, roles: [control_plane], address: 198.18.0.10}
       - {name: cloud-gw-1, roles: [gateway], address: 198.18.0.2}
-    gateway: {wanAddress: 192.0.2.1}
+    gateway: {wanAddress: 192.0.2.1, wanMac: "02:00:c0:00:02:01"}
     children:
       - name: edge-west
         kubeDistro: k3s
@@ -88,7 +92,7 @@ clusters:
         hosts:
           - {name: west-cp-1, roles: [control_plane, edge_node], address: 198.18.1.10}
           - {name: west-gw-1, roles: [gateway], address: 198.18.1.2}
-        gateway: {wanAddress: 192.0.2.2}
+        gateway: {wanAddress: 192.0.2.2, wanMac: "02:00:c0:00:02:02"}
   - name: edge-east          # flat form: names its parent instead of being nested
     parent: cloud
     apiEndpoint: https://198.18.2.10:6443   # bring your own cluster: no hosts managed
@@ -96,8 +100,13 @@ vpcs:
   - name: vpc-blue
     vni: 1001
     clusters:
-      - {cluster: cloud, subnets: [10.200.0.0/24]}
-      - {cluster: edge-west, subnets: [10.200.1.0/24], vni: 2001}
+      - cluster: cloud
+        subnets: [10.200.0.0/24]
+        divider: {address: 198.18.0.3, mac: "02:00:c6:12:00:03"}
+      - cluster: edge-west
+        subnets: [10.200.1.0/24]
+        vni: 2001
+        divider: {address: 198.18.1.3, mac: "02:00:c6:12:01:03"}
 
 # ansible-inventory -i inventory/fornax.yml --graph
 # ansible-playbook -i inventory/fornax.yml site.yml --limit subtree_edge_west

@@ -188,78 +188,100 @@ def test_modules_lifecycle(topology, bpf_objects, tmp_path):
     assert run_playbook(tmp_path, absent)["changed"] == 0
 
 
-def contract_vars(c: fornax_netns.Cluster) -> dict:
-    """Hostvars of c's gateway host as the hierarchy inventory sets them (hostvars contract)."""
-    other = fornax_netns.B if c is fornax_netns.A else fornax_netns.A
-    blue_here = next(p for p in c.pods if p.vpc == "blue")
-    blue_there = next(p for p in other.pods if p.vpc == "blue")
-    vpcs = [{"name": p.vpc, "vni": p.vni, "subnets": [p.subnet], "remote": []} for p in c.pods]
-    vpcs[c.pods.index(blue_here)]["remote"] = [
-        {
-            "cluster": other.name,
-            "vni": blue_there.vni,
-            "subnets": [blue_there.subnet],
-            "gateway_wan_address": other.wan_ip,
-        }
-    ]
-    state = fornax_netns.gateway_state(c)
+def hierarchy_file(topo: fornax_netns.Topology, objects, tmp_path) -> dict:
+    """The namespaces as a hierarchy inventory file (plugin centaurus.fornax.hierarchy): one
+    cluster per namespace cluster with a control-plane host (never contacted: site.yml's
+    gateway play must not touch it) and the gateway host (run locally in the gateway's
+    namespace), the VPCs with their dividers, the gateways with WAN addresses and MACs. What
+    the gateway role writes comes from what the plugin exports for it; only the test's own
+    plumbing (namespace, pins, object dirs, no apt) and the inter-VPC routes (a's blue reaching
+    b's red: no field in the file yet) are host variables."""
+    other = {fornax_netns.A.name: fornax_netns.B, fornax_netns.B.name: fornax_netns.A}
     same_vpc = {
-        (r["vni"], r["prefix"])
-        for v in vpcs
-        for r in [{"vni": v["vni"], "prefix": s} for x in v["remote"] for s in x["subnets"]]
-    }
+        (c.name, p.vni, o.subnet) for c in CLUSTERS for p in c.pods
+        for o in other[c.name].pods if o.vpc == p.vpc
+    }  # fmt: skip
+    clusters = []
+    for c in CLUSTERS:
+        state = fornax_netns.gateway_state(c)
+        peerings = [
+            r for r in state["remote_subnets"] if (c.name, r["vni"], r["prefix"]) not in same_vpc
+        ]
+        gateway_vars = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "gateway_netns": topo.ns(f"{c.name}-gw"),
+            "gateway_pin_dir": str(topo.pin_root / f"{c.name}-gw"),
+            "gateway_objects_src": str(objects),
+            "gateway_bpf_dir": str(tmp_path / f"opt-{c.name}"),
+            "gateway_install_packages": False,
+            "gateway_vpc_peerings": peerings,
+        }
+        clusters.append(
+            {
+                "name": c.name,
+                **({"parent": "a"} if c is not fornax_netns.A else {}),
+                "podCidr": f"10.{100 + c.n}.0.0/16",
+                "serviceCidr": f"10.{110 + c.n}.0.0/16",
+                "hosts": [
+                    # TEST-NET-2 and ssh: a play that reached this host would fail the test
+                    {
+                        "name": f"cp-{c.name}",
+                        "roles": ["control_plane"],
+                        "address": f"198.51.100.{c.n}",
+                        "vars": {"ansible_connection": "ssh"},
+                    },
+                    {
+                        "name": f"gw-{c.name}",
+                        "roles": ["gateway"],
+                        "address": c.gw_lan_ip,
+                        "vars": gateway_vars,
+                    },
+                ],
+                "gateway": {"wanAddress": c.wan_ip, "wanMac": c.wan_mac},
+            }
+        )
+    vpcs: dict[str, list[dict]] = {}
+    for c in CLUSTERS:
+        for pod in c.pods:
+            vpcs.setdefault(pod.vpc, []).append(
+                {
+                    "cluster": c.name,
+                    "subnets": [pod.subnet],
+                    "vni": pod.vni,
+                    "divider": {"address": c.div_ip, "mac": c.mac(3)},
+                }
+            )
     return {
-        "fornax_cluster": c.name,
-        "fornax_host_roles": ["gateway"],
-        "fornax_gateway": {
-            "host": f"gw-{c.name}",
-            "lan_address": c.gw_lan_ip,
-            "wan_address": c.wan_ip,
-            "lan_interface": "lan0",
-            "wan_interface": "wan0",
-        },
-        "fornax_vpcs": vpcs,
-        "gateway_peer_macs": {other.wan_ip: other.wan_mac},
-        "gateway_dividers": state["dividers"],
-        "gateway_vpc_peerings": [
-            r for r in state["remote_subnets"] if (r["vni"], r["prefix"]) not in same_vpc
-        ],
+        "plugin": "centaurus.fornax.hierarchy",
+        "defaults": {"gateway": {"lanInterface": "lan0", "wanInterface": "wan0"}},
+        "clusters": clusters,
+        "vpcs": [{"name": name, "clusters": sides} for name, sides in sorted(vpcs.items())],
     }
 
 
-def test_gateway_role_from_contract_inventory(topology, bpf_objects, tmp_path):
+def test_site_gateway_play_from_the_hierarchy_inventory(topology, bpf_objects, tmp_path):
+    """site.yml's gateway play (playbooks/_gateways.yml) against the namespaces, every value
+    from the hierarchy inventory: only the gateway hosts are touched, check mode on fresh
+    gateways changes nothing, the first run makes the pods talk, the second changes nothing."""
     for c in CLUSTERS:
         maps = fornax_direct.load(
             topology, f"{c.name}-div", bpf_objects / "divider.bpf.o", ("eth0",)
         )
         fornax_direct.fill(Bpftool(), maps, fornax_netns.divider_state(c))
-    hosts = {}
-    for c in CLUSTERS:
-        hosts[f"gw-{c.name}"] = {
-            **contract_vars(c),
-            "ansible_connection": "local",
-            "ansible_python_interpreter": sys.executable,
-            "gateway_netns": topology.ns(f"{c.name}-gw"),
-            "gateway_pin_dir": str(topology.pin_root / f"{c.name}-gw"),
-            "gateway_objects_src": str(bpf_objects),
-            "gateway_bpf_dir": str(tmp_path / f"opt-{c.name}"),
-            "gateway_install_packages": False,
-        }
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
-    book = tmp_path / "gateways.yml"
-    book.write_text(
-        json.dumps(
-            [
-                {
-                    "name": "Gateways",
-                    "hosts": "all",
-                    "gather_facts": False,
-                    "roles": ["centaurus.fornax.gateway"],
-                }
-            ]
-        )
-    )
+    inventory = tmp_path / "tree.yml"
+    inventory.write_text(json.dumps(hierarchy_file(topology, bpf_objects, tmp_path)))
+    listed = subprocess.run(
+        ["ansible-inventory", "-i", str(inventory), "--list"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    exported = json.loads(listed.stdout)["_meta"]["hostvars"]
+    assert exported["gw-a"]["fornax_rollout_problems"] == []  # validate_inventory would pass
+    assert exported["gw-a"]["fornax_gateway"]["peer_macs"] == {
+        fornax_netns.B.wan_ip: fornax_netns.B.wan_mac
+    }
+    assert sorted(d["vni"] for d in exported["gw-b"]["fornax_gateway"]["dividers"]) == [2001, 2003]
+    book = fornax_direct.ROOT / "playbooks" / "_gateways.yml"
 
     def play(*extra: str) -> str:
         proc = subprocess.run(
@@ -272,8 +294,13 @@ def test_gateway_role_from_contract_inventory(topology, bpf_objects, tmp_path):
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
         return proc.stdout
 
+    check = play("--check")
+    assert re.search(r"gw-a\s+:\s+ok=\d+\s+changed=[1-9]", check), check[-1500:]
+    assert xdp_on(topology, "a-gw", "lan0") is None
+    assert not (topology.pin_root / "a-gw").exists()
     first = play()
     assert re.search(r"gw-a\s+:\s+ok=\d+\s+changed=[1-9]", first)
+    assert "cp-a" not in first and "cp-b" not in first  # the play matched the gateways only
     assert pings(topology)
     out = topology.sh(
         "b-red", "ping", "-c", "2", "-i", "0.2", "-W", "2", "10.1.0.5", timeout=20, check=False
@@ -287,6 +314,8 @@ def test_gateway_role_from_contract_inventory(topology, bpf_objects, tmp_path):
             ), name
     second = play()
     assert len(re.findall(r"gw-[ab]\s+:\s+ok=\d+\s+changed=0\s", second)) == 2, second[-1500:]
+    check = play("--check")  # on configured gateways: nothing would change
+    assert len(re.findall(r"gw-[ab]\s+:\s+ok=\d+\s+changed=0\s", check)) == 2, check[-1500:]
     # The role's own check (what playbooks/validate.yml keeps as evidence of network/xdp):
     # nothing would change; a route removed by hand makes the maps inconsistent, then repaired.
     v = gateway_validation(tmp_path)
@@ -325,7 +354,7 @@ def verify_gateways(inventory, tmp_path) -> None:
             [
                 {
                     "name": "Check the gateways",
-                    "hosts": "all",
+                    "hosts": "gateways",
                     "gather_facts": False,
                     "tasks": [
                         {

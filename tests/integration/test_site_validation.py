@@ -126,3 +126,66 @@ def test_invalid_hierarchy_stops_before_hosts(tmp_path: Path) -> None:
     assert result.returncode != 0, output
     assert "duplicate cluster name" in output, output
     assert HOSTS_PLAY not in output, output
+
+
+def gateway_tree(divider: bool = True) -> str:
+    """tree() with a gateway host in a and b and a VPC spanning them (b's divider optional)."""
+    b_divider = ", divider: {address: 198.51.100.23, mac: '02:00:00:00:02:03'}" if divider else ""
+    return (
+        tree()
+        .replace(
+            "      - {name: a-cp-1, roles: [control_plane], address: 198.51.100.10}",
+            "      - {name: a-cp-1, roles: [control_plane], address: 198.51.100.10}\n"
+            "      - {name: a-gw-1, roles: [gateway], address: 198.51.100.12}\n"
+            "    gateway: {wanAddress: 192.0.2.1, wanMac: '02:00:00:00:ff:01'}",
+        )
+        .replace(
+            "          - {name: b-cp-1, roles: [control_plane], address: 198.51.100.20}",
+            "          - {name: b-cp-1, roles: [control_plane], address: 198.51.100.20}\n"
+            "          - {name: b-gw-1, roles: [gateway], address: 198.51.100.22}\n"
+            "        gateway: {wanAddress: 192.0.2.2, wanMac: '02:00:00:00:ff:02'}",
+        )
+        .replace("  hostVars:", "  gateway: {lanInterface: eth0, wanInterface: eth1}\n  hostVars:")
+        + "vpcs:\n  - name: blue\n    clusters:\n"
+        "      - {cluster: a, subnets: [10.200.0.0/24],"
+        " divider: {address: 198.51.100.13, mac: '02:00:00:00:01:03'}}\n"
+        f"      - {{cluster: b, subnets: [10.200.1.0/24]{b_divider}}}\n"
+    )
+
+
+def test_gateway_the_role_could_not_configure_stops_before_hosts(tmp_path: Path) -> None:
+    # site.yml applies the gateway role to the gateways hosts: a VPC spanning clusters without
+    # its divider in b is stopped by validate_inventory.yml (fornax_rollout_problems).
+    bin_dir = artifacts(tmp_path / "bin")
+    result = site(
+        write_inventory(tmp_path, gateway_tree(divider=False)),
+        tmp_path,
+        "-e",
+        f"control_plane_artifacts_dir={bin_dir}",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert (
+        "cluster b: gateway host b-gw-1: VPC blue spans clusters (a) but names no divider for VNI"
+        in output
+    ), output
+    assert HOSTS_PLAY not in output, output
+
+
+def test_missing_gateway_program_stops_before_hosts(tmp_path: Path) -> None:
+    bin_dir = artifacts(tmp_path / "bin")
+    empty = tmp_path / "no-objects"
+    empty.mkdir()
+    result = site(
+        write_inventory(tmp_path, gateway_tree()),
+        tmp_path,
+        "-e",
+        f"control_plane_artifacts_dir={bin_dir}",
+        "-e",
+        f"gateway_objects_src={empty}",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert f"{empty}/gateway.bpf.o does not exist on the controller" in output, output
+    assert "make -C bpf" in output, output
+    assert HOSTS_PLAY not in output, output

@@ -82,6 +82,24 @@ def address_problem(text: str) -> Optional[str]:
     return None
 
 
+# An Ethernet address as the gateway maps take it (plugins/module_utils/bpf/layouts.py): six
+# colon-separated hex bytes.
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\Z")
+
+
+def mac_problem(text: str) -> Optional[str]:
+    if not _MAC.match(text):
+        return f"{text!r} is not a MAC address (six colon-separated hex bytes, 02:00:00:00:00:01)"
+    return None
+
+
+def ipv4_problem(text: str) -> Optional[str]:
+    """The data path (bpf/) carries IPv4 underlay addresses only."""
+    if not _IPV4.match(text):
+        return f"{text!r} is not an IPv4 address (the XDP data path is IPv4)"
+    return None
+
+
 def is_ip_address(text: str) -> bool:
     return address_problem(text) is None
 

@@ -104,4 +104,5 @@ def resolved_gateway(cluster: Cluster, defaults: Defaults, log: ProblemLog) -> O
         or (interfaces.lan_interface if interfaces else None),
         wan_interface=(declared and declared.wan_interface)
         or (interfaces.wan_interface if interfaces else None),
+        wan_mac=declared.wan_mac if declared else None,
     )

@@ -121,18 +121,40 @@ def vpcs_by_cluster(hierarchy: Hierarchy) -> dict[str, list[dict[str, Any]]]:
                     "vni": vpc.vni_in(presence),
                     "subnets": list(presence.subnets),
                     "gateway_wan_address": gateway.wan_address if gateway else None,
+                    "gateway_wan_mac": gateway.wan_mac if gateway else None,
                 }
             )
-        for side in sides:
+        for index, side in enumerate(sides):
+            divider = vpc.presences[index].divider
             found.setdefault(side["cluster"], []).append(
                 {
                     "name": vpc.name,
                     "vni": side["vni"],
                     "subnets": side["subnets"],
+                    "divider": dict(divider) if divider else None,
                     "remote": [dict(other) for other in sides if other is not side],
                 }
             )
     return found
+
+
+def gateway_vars(cluster: Cluster, vpcs: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """``fornax_gateway``: the gateway's own settings plus what the gateway role writes from
+    the VPCs, in the gateway module's terms: ``peer_macs`` (WAN address -> MAC of every peer
+    gateway a VPC of this cluster reaches) and ``dividers`` ({vni, address, mac} per local VNI
+    whose divider the file names). Missing values are left out here and named by
+    ``rollout.gateway_problems``."""
+    if cluster.gateway is None:
+        return None
+    peer_macs = {}
+    dividers = []
+    for vpc in vpcs:
+        if vpc["divider"]:
+            dividers.append({"vni": vpc["vni"], **vpc["divider"]})
+        for remote in vpc["remote"]:
+            if remote["gateway_wan_address"] and remote["gateway_wan_mac"]:
+                peer_macs[remote["gateway_wan_address"]] = remote["gateway_wan_mac"]
+    return {**cluster.gateway.as_dict(), "peer_macs": peer_macs, "dividers": dividers}
 
 
 def cluster_vars(cluster: Cluster, vpcs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -152,7 +174,7 @@ def cluster_vars(cluster: Cluster, vpcs: list[dict[str, Any]]) -> dict[str, Any]
         "fornax_parent_api_endpoint": parent.api_endpoint if parent else None,
         "fornax_pod_cidr": cluster.pod_cidr,
         "fornax_service_cidr": cluster.service_cidr,
-        "fornax_gateway": cluster.gateway.as_dict() if cluster.gateway else None,
+        "fornax_gateway": gateway_vars(cluster, vpcs),
         "fornax_vpcs": vpcs,
     }
 

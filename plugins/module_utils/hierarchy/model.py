@@ -33,7 +33,7 @@ class Host:
 class GatewaySettings:
     """What the file says about a cluster's gateway (any field may be missing)."""
 
-    __slots__ = ("lan_address", "lan_interface", "wan_address", "wan_interface")
+    __slots__ = ("lan_address", "lan_interface", "wan_address", "wan_interface", "wan_mac")
 
     def __init__(
         self,
@@ -41,11 +41,13 @@ class GatewaySettings:
         wan_address: Optional[str] = None,
         lan_interface: Optional[str] = None,
         wan_interface: Optional[str] = None,
+        wan_mac: Optional[str] = None,
     ) -> None:
         self.lan_address = lan_address
         self.wan_address = wan_address
         self.lan_interface = lan_interface
         self.wan_interface = wan_interface
+        self.wan_mac = wan_mac
 
 
 class Defaults:
@@ -111,7 +113,7 @@ def merged_policy(weaker: dict, stronger: dict) -> dict:
 class Gateway:
     """A cluster's resolved gateway (the host with role ``gateway``)."""
 
-    __slots__ = ("host", "lan_address", "lan_interface", "wan_address", "wan_interface")
+    __slots__ = ("host", "lan_address", "lan_interface", "wan_address", "wan_interface", "wan_mac")
 
     def __init__(
         self,
@@ -120,12 +122,16 @@ class Gateway:
         wan_address: Optional[str],
         lan_interface: Optional[str],
         wan_interface: Optional[str],
+        *,
+        wan_mac: Optional[str] = None,
     ) -> None:
         self.host = host
         self.lan_address = lan_address
         self.wan_address = wan_address
         self.lan_interface = lan_interface
         self.wan_interface = wan_interface
+        # The MAC its peer gateways send to (its WAN interface's, or the WAN router's).
+        self.wan_mac = wan_mac
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +140,7 @@ class Gateway:
             "wan_address": self.wan_address,
             "lan_interface": self.lan_interface,
             "wan_interface": self.wan_interface,
+            "wan_mac": self.wan_mac,
         }
 
 
@@ -199,15 +206,23 @@ class Cluster:
 class VpcPresence:
     """A VPC's subnets in one cluster, with the VNI it has there (translated at the gateway)."""
 
-    __slots__ = ("cluster", "declared_vni", "entry", "subnets")
+    __slots__ = ("cluster", "declared_vni", "divider", "entry", "subnets")
 
     def __init__(
-        self, cluster: str, subnets: list[str], declared_vni: Optional[int], entry: str
+        self,
+        cluster: str,
+        subnets: list[str],
+        declared_vni: Optional[int],
+        entry: str,
+        divider: Optional[dict[str, str]] = None,
     ) -> None:
         self.cluster = cluster
         self.subnets = subnets
         self.declared_vni = declared_vni
         self.entry = entry
+        # The divider of the VPC's VNI in this cluster: {address, mac} (the gateway hands it
+        # what arrives from the WAN for that VNI).
+        self.divider = divider
 
 
 class Vpc:

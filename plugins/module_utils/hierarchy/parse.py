@@ -17,6 +17,8 @@ from .addresses import (
     address_problem,
     api_endpoint_problem,
     host_address_problem,
+    ipv4_problem,
+    mac_problem,
     normalized_cidr,
     parse_cidr,
 )
@@ -69,7 +71,7 @@ CLUSTER_FIELDS = frozenset(
     }
 )
 HOST_FIELDS = frozenset({"name", "roles", "address", "vars"})
-GATEWAY_FIELDS = frozenset({"lanAddress", "wanAddress", "lanInterface", "wanInterface"})
+GATEWAY_FIELDS = frozenset({"lanAddress", "wanAddress", "lanInterface", "wanInterface", "wanMac"})
 DEFAULTS_FIELDS = frozenset(
     {"kubeDistro", "apiPort", "labels", "hostVars", "gateway", "missionPolicy"}
 )
@@ -78,7 +80,8 @@ POOLS_FIELDS = frozenset({"podCidr", "serviceCidr", "vni"})
 CIDR_POOL_FIELDS = frozenset({"cidr", "prefixLength"})
 VNI_POOL_FIELDS = frozenset({"first", "last"})
 VPC_FIELDS = frozenset({"name", "vni", "clusters"})
-PRESENCE_FIELDS = frozenset({"cluster", "subnets", "vni"})
+PRESENCE_FIELDS = frozenset({"cluster", "subnets", "vni", "divider"})
+DIVIDER_FIELDS = frozenset({"address", "mac"})
 
 
 def valid_roles(roles: Any) -> bool:
@@ -220,6 +223,32 @@ class Parser:
                 self.log.add(entry, f"field {key!r}: {reason}")
                 return None
         return text
+
+    def mac(self, data: dict, key: str, entry: str, required: bool = False) -> Optional[str]:
+        text = self.string(data, key, entry, required=required)
+        if text is not None:
+            reason = mac_problem(text)
+            if reason:
+                self.log.add(entry, f"field {key!r}: {reason}")
+                return None
+            text = text.lower()
+        return text
+
+    def divider(self, value: Any, entry: str) -> Optional[dict[str, str]]:
+        """A VPC presence's ``divider``: {address (IPv4), mac}, both required."""
+        if value is None:
+            return None
+        data = self.mapping(value, entry, DIVIDER_FIELDS)
+        if data is None:
+            return None
+        address = self.string(data, "address", entry, required=True)
+        if address is not None and ipv4_problem(address):
+            self.log.add(entry, f"field 'address': {ipv4_problem(address)}")
+            address = None
+        mac = self.mac(data, "mac", entry, required=True)
+        if address is None or mac is None:
+            return None
+        return {"address": address, "mac": mac}
 
     def mission_policy(self, data: dict, entry: str) -> dict:
         """The written ``missionPolicy`` (fornax/policy.py), checked; {} when absent or bad."""
@@ -467,6 +496,7 @@ class Parser:
             wan_address=self.ip_address(data, "wanAddress", entry),
             lan_interface=self.interface(data, "lanInterface", entry),
             wan_interface=self.interface(data, "wanInterface", entry),
+            wan_mac=self.mac(data, "wanMac", entry),
         )
 
     def vpc(self, value: Any, entry: str) -> Optional[Vpc]:
@@ -497,8 +527,9 @@ class Parser:
             if not presence.get("subnets"):
                 self.log.add(where, "field 'subnets': list at least one subnet")
             vni = self.integer(presence, "vni", where, VNI_MIN, VNI_MAX)
+            divider = self.divider(presence.get("divider"), f"{where}.divider")
             if cluster is not None:
-                vpc.presences.append(VpcPresence(cluster, subnets, vni, where))
+                vpc.presences.append(VpcPresence(cluster, subnets, vni, where, divider))
         return vpc
 
 

@@ -8,14 +8,16 @@ control_plane role runs a single-member etcd). The inventory accepts such files;
 the problems as ``fornax_rollout_problems`` and ``validate_inventory.yml`` stops a rollout on
 them before any host is touched. So does a cluster whose pod CIDR cannot give each of its
 ``edge_node`` hosts its own part (the rule of ``fornax/nodes.py``, the one the containerd role
-applies). The depth needs no rule here: the inventory refuses a tree
-deeper than ``fornax_max_tiers`` and the playbooks loop over ``fornax_tiers``.
+applies), and a cluster whose gateway host the gateway role cannot configure: an interface
+or address missing, a VPC spanning clusters without its divider here or with a peer gateway
+whose WAN MAC is unknown (``gateway_problems``). The depth needs no rule here: the inventory
+refuses a tree deeper than ``fornax_max_tiers`` and the playbooks loop over ``fornax_tiers``.
 """
 
 from __future__ import annotations
 
 from ..fornax.nodes import NodeError, node_pod_cidr
-from .model import Hierarchy
+from .model import Cluster, Hierarchy
 
 CONTROL_PLANE = "control_plane"
 EDGE_NODE = "edge_node"
@@ -38,4 +40,47 @@ def rollout_problems(hierarchy: Hierarchy) -> list[str]:
                 node_pod_cidr(hierarchy.clusters[name].pod_cidr, nodes, nodes[0])
             except NodeError as exc:
                 problems.append(f"cluster {name}: {exc}")
+        problems.extend(gateway_problems(hierarchy, hierarchy.clusters[name]))
+    return problems
+
+
+# What the gateway role reads from fornax_gateway, with the file's field that sets it.
+GATEWAY_SETTINGS = (
+    ("lan_interface", "gateway.lanInterface (or defaults.gateway.lanInterface)"),
+    ("wan_interface", "gateway.wanInterface (or defaults.gateway.wanInterface)"),
+    ("lan_address", "gateway.lanAddress (or an IP address as the host's address)"),
+    ("wan_address", "gateway.wanAddress"),
+)
+
+
+def gateway_problems(hierarchy: Hierarchy, cluster: Cluster) -> list[str]:
+    """Why the gateway role cannot configure ``cluster``'s gateway host (site.yml applies it
+    to every host with role gateway)."""
+    gateway = cluster.gateway
+    if gateway is None:
+        return []
+    where = f"cluster {cluster.name}: gateway host {gateway.host}"
+    problems = [
+        f"{where} has no {attribute}: set {field}"
+        for attribute, field in GATEWAY_SETTINGS
+        if getattr(gateway, attribute) is None
+    ]
+    for vpc in sorted(hierarchy.vpcs.values(), key=lambda v: v.name):
+        here = [p for p in vpc.presences if p.cluster == cluster.name]
+        others = sorted({p.cluster for p in vpc.presences} - {cluster.name})
+        if not here or not others:
+            continue
+        if any(p.divider is None for p in here):
+            problems.append(
+                f"{where}: VPC {vpc.name} spans clusters ({', '.join(others)}) but names no "
+                f"divider for VNI {vpc.vni_in(here[0])} here: set divider {{address, mac}} "
+                f"in {here[0].entry}"
+            )
+        for other in others:
+            peer = hierarchy.clusters[other].gateway
+            if peer is not None and peer.wan_mac is None:
+                problems.append(
+                    f"{where}: VPC {vpc.name} reaches cluster {other}, whose gateway "
+                    f"{peer.host} has no wanMac: set gateway.wanMac of cluster {other}"
+                )
     return problems

@@ -141,13 +141,19 @@ def test_root_and_gateway_hostvars(abcd):
     assert found["fornax_path"] == "a"
     assert found["fornax_children"] == ["b"]
     assert found["fornax_host_roles"] == ["gateway"]
+    (vpc,) = found["fornax_vpcs"]
     assert found["fornax_gateway"] == {
         "host": "a-gw-1",
         "lan_address": "198.18.0.2",
         "wan_address": "192.0.2.1",
         "lan_interface": "eth0",
         "wan_interface": "eth1",
+        "wan_mac": "02:00:c0:00:02:01",
+        # what the gateway role writes, derived once here: b's gateway as the peer of the VPC
+        "peer_macs": {"192.0.2.2": "02:00:c0:00:02:02"},
+        "dividers": [{"vni": vpc["vni"], "address": "198.18.0.3", "mac": "02:00:c6:12:00:03"}],
     }
+    assert vpc["divider"] == {"address": "198.18.0.3", "mac": "02:00:c6:12:00:03"}
 
 
 def test_vpc_view_from_both_sides(abcd):
@@ -162,6 +168,7 @@ def test_vpc_view_from_both_sides(abcd):
             "vni": in_b["vni"],
             "subnets": ["10.200.1.0/24"],
             "gateway_wan_address": "192.0.2.2",
+            "gateway_wan_mac": "02:00:c0:00:02:02",
         }
     ]
 
@@ -567,3 +574,36 @@ def test_the_model_is_freed_when_the_parse_ends(plugin, tmp_path):
         if collecting:
             gc.enable()
     assert left == []
+
+
+def test_rollout_problems_name_what_the_gateway_role_would_lack(plugin, tmp_path):
+    # site.yml applies the gateway role to every gateways host; validate_inventory.yml stops
+    # the run on these before any host changes (the examples have everything: no problem).
+    text = (EXAMPLES / "two-level.yml").read_text()
+    assert (
+        hostvars(inventory_of(plugin, tmp_path, text), "cloud-gw-1")["fornax_rollout_problems"]
+        == []
+    )
+    broken = (
+        text.replace('      wanMac: "02:00:c0:00:02:01"', "")
+        .replace('        divider: {address: 198.18.1.3, mac: "02:00:c6:12:01:03"}\n', "")
+        .replace("    lanInterface: eth0\n", "")
+    )
+    found = hostvars(inventory_of(plugin, tmp_path, broken), "west-gw-1")["fornax_rollout_problems"]
+    assert found == [
+        "cluster cloud: gateway host cloud-gw-1 has no lan_interface: set gateway.lanInterface"
+        " (or defaults.gateway.lanInterface)",
+        "cluster edge-west: gateway host west-gw-1 has no lan_interface: set gateway.lanInterface"
+        " (or defaults.gateway.lanInterface)",
+        "cluster edge-west: gateway host west-gw-1: VPC vpc-blue spans clusters (cloud) but names"
+        " no divider for VNI 2001 here: set divider {address, mac} in vpcs[0] 'vpc-blue'"
+        ".clusters[1]",
+        "cluster edge-west: gateway host west-gw-1: VPC vpc-blue reaches cluster cloud, whose"
+        " gateway cloud-gw-1 has no wanMac: set gateway.wanMac of cluster cloud",
+    ]
+    # what the role would write is exported only where the file gives it
+    gateway = hostvars(inventory_of(plugin, tmp_path, broken), "cloud-gw-1")["fornax_gateway"]
+    assert (gateway["peer_macs"], gateway["dividers"]) == (
+        {"192.0.2.2": "02:00:c0:00:02:02"},
+        [{"vni": 1001, "address": "198.18.0.3", "mac": "02:00:c6:12:00:03"}],
+    )

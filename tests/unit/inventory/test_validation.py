@@ -243,6 +243,28 @@ CASES: dict[str, tuple[Change, list[str]]] = {
         lambda d: cluster(d, "east")["gateway"].update(wanAddress="gw.example"),
         ["clusters[1] 'east'.gateway", "field 'wanAddress'", "'gw.example' is not an IP address"],
     ),
+    "wan mac": (
+        lambda d: cluster(d, "east")["gateway"].update(wanMac="02:00:00:00:01"),
+        ["clusters[1] 'east'.gateway", "field 'wanMac'", "'02:00:00:00:01' is not a MAC address"],
+    ),
+    "wan mac read as a number": (
+        lambda d: cluster(d, "east")["gateway"].update(wanMac=2000000001),
+        ["clusters[1] 'east'.gateway", "field 'wanMac'", "must be a non-empty string (quote it"],
+    ),
+    "divider address": (
+        lambda d: d["vpcs"][0]["clusters"][0].update(
+            divider={"address": "2001:db8::3", "mac": "02:00:00:00:00:03"}
+        ),
+        ["vpcs[0] 'blue'.clusters[0].divider", "field 'address'", "is not an IPv4 address"],
+    ),
+    "divider without mac": (
+        lambda d: d["vpcs"][0]["clusters"][0].update(divider={"address": "198.18.0.3"}),
+        ["vpcs[0] 'blue'.clusters[0].divider", "field 'mac' is required"],
+    ),
+    "divider field": (
+        lambda d: d["vpcs"][0]["clusters"][0].update(divider={"ip": "198.18.0.3"}),
+        ["vpcs[0] 'blue'.clusters[0].divider", "'ip'"],
+    ),
     "interface name": (
         lambda d: cluster(d, "root")["gateway"].update(lanInterface="a-very-long-interface"),
         ["clusters[0] 'root'.gateway", "field 'lanInterface'", "not a network interface name"],
