@@ -51,6 +51,14 @@ def apiserver_security_args(issuer: Any, admission_config_file: str, grant: Any 
         raise AnsibleFilterError(f"fornax_api_endpoint as the {exc}") from exc
 
 
+def kubelet_client(pki_dir: Any) -> dict:
+    """The API server's identity towards the kubelets: certificate, flags, RBAC binding."""
+    try:
+        return security.kubelet_client(pki_dir)
+    except security.SecurityError as exc:
+        raise AnsibleFilterError(f"kubelet_client {exc}") from exc
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
@@ -58,4 +66,5 @@ class FilterModule:
             "admission_configuration": admission_configuration,
             "agent_manifests": agent_manifests,
             "apiserver_security_args": apiserver_security_args,
+            "kubelet_client": kubelet_client,
         }

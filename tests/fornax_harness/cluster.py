@@ -125,6 +125,11 @@ class TestCluster:
         )
         self.etcd_client = self.ca.issue("apiserver-etcd-client", "kube-apiserver", client=True)
         self.admin = self.ca.issue("admin", ADMIN_USER, orgs=("system:masters",), client=True)
+        # The API server's identity towards real kubelets (exec, logs), as the control_plane
+        # role issues it: security.kubelet_client.
+        self.kubelet_client = security.kubelet_client(str(self.pki_dir.resolve()))
+        cert = self.kubelet_client["certificate"]
+        self.ca.issue(cert["name"], cert["cn"], client=True)
         self.sa_key, self.sa_pub = service_account_keys(self.pki_dir)
         self._write_kubeconfig(self.kubeconfig_path, self.admin)
         self.admission_config_path.write_text(
@@ -204,6 +209,7 @@ class TestCluster:
             *security.apiserver_security_args(
                 self.server, str(self.admission_config_path), self.policy
             ),
+            *self.kubelet_client["args"],
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--endpoint-reconciler-type=none",
             "--enable-priority-and-fairness=false",
@@ -306,6 +312,12 @@ class TestCluster:
         self.start_apiserver(timeout)
 
     def _start_controllers(self) -> None:
+        # A cluster with controllers may get real nodes: the kubelet-client binding, as the
+        # control_plane role applies it.
+        with self.client() as admin:
+            discovery = Discovery(admin)
+            for obj in self.kubelet_client["manifests"]:
+                admin.apply(discovery.path_of(obj), obj, field_manager="fornax-harness", force=True)
         for component, user in (
             ("kube-controller-manager", "system:kube-controller-manager"),
             ("kube-scheduler", "system:kube-scheduler"),

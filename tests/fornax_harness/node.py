@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -213,6 +214,21 @@ def proxy_leftovers() -> list[str]:
             ["iptables", "-t", table, "-S"], capture_output=True, text=True, check=False
         )
         found += [r for r in rules.stdout.splitlines() if "KUBE-SERVICES" in r]
+    return found
+
+
+def kubelet_leftovers() -> list[str]:
+    """The kubelet's own iptables chains still in this machine's tables (the reset's list of
+    them, KUBELET_CHAINS of roles/kubelet/files/fornax-node-reset)."""
+    script = repo_root() / "roles" / "kubelet" / "files" / "fornax-node-reset"
+    chains = runpy.run_path(str(script), run_name="fornax_node_reset")["KUBELET_CHAINS"]
+    found = []
+    for binary in ("iptables", "ip6tables"):
+        for table, chain in chains:
+            rules = subprocess.run(
+                [binary, "-w", "5", "-t", table, "-S"], capture_output=True, text=True, check=False
+            )
+            found += [f"{binary} -t {table} {r}" for r in rules.stdout.splitlines() if chain in r]
     return found
 
 

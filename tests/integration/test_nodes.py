@@ -7,10 +7,13 @@ images imported from OCI archives, the labels) is what the roles write. Against 
 servers with controller-manager and scheduler (no kwok). Root is needed (mounts, cgroups,
 network namespaces): without it, or without containerd, the test skips (fails under CI=true).
 Everything is named ``i11nodes`` (or ``$FORNAX_TEST_ID``); the node is taken apart with the role's fornax-node-reset.
+`kubectl exec` and `kubectl logs` reach the pod through the kubelet (the API server's
+kubelet-client certificate, as the control_plane role issues and binds it).
 kube-proxy runs in its nftables mode (its own ``kube-proxy`` tables); after the reset nothing of
-it is left in this machine's netfilter. The tree test also proves a Mission's Service answering
-another pod through its ClusterIP, and edge autonomy at node level: the leaf's API server goes
-away and comes back, the pod serves all along and is never restarted.
+it, nor of the kubelet's own iptables chains, is left in this machine's netfilter. The tree
+test also proves a Mission's Service answering another pod through its ClusterIP, and edge
+autonomy at node level: the leaf's API server goes away and comes back, the pod serves all
+along and is never restarted.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -35,6 +39,7 @@ from fornax_harness.node import (
     TestNode,
     bring_up,
     images_dir,
+    kubelet_leftovers,
     mission_pod_ready_seconds,
     node_ready,
     node_tree,
@@ -81,6 +86,7 @@ def node_cluster(
         assert not Path(f"/sys/class/net/{node.bridge}").exists(), "the CNI bridge is left"
         assert not leftovers.strip(), leftovers
         assert proxy_leftovers() == [], "kube-proxy's rules are left"
+        assert kubelet_leftovers() == [], "the kubelet's iptables chains are left"
 
 
 def test_a_pod_runs_ready_with_an_ip_on_a_node_the_roles_installed(
@@ -114,7 +120,26 @@ def test_a_pod_runs_ready_with_an_ip_on_a_node_the_roles_installed(
     pod = wait_for(lambda: pod_ready(cluster, "web"), 90, "pod web Running and Ready")
     ready_seconds = time.monotonic() - created
     assert ipaddress.ip_address(pod["status"]["podIP"]) in ipaddress.ip_network(POD_CIDR)
+    check_exec_and_logs(cluster, "web")
     print(f"node installed and Ready in {node_seconds:.1f} s; pod Ready in {ready_seconds:.1f} s")
+
+
+def check_exec_and_logs(cluster: TestCluster, pod: str) -> None:
+    """``kubectl exec`` and ``kubectl logs`` through the API server to the node's kubelet: the
+    API server's kubelet-client certificate (security.kubelet_client), x509-authenticated and
+    Webhook-authorized by the kubelet the role configured (401 "Unauthorized" without it)."""
+    kubectl = [str(cluster.bin / "kubectl"), f"--kubeconfig={cluster.kubeconfig_path}"]
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [*kubectl, *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    assert HTTPD_PAGE in run("exec", pod, "--", "cat", "/www/index.html")
+    # busybox httpd -v logs each request: the readiness probes made before the pod got Ready
+    assert "response:200" in run("logs", pod)
 
 
 def client_pod(node: TestNode, service: str) -> dict:
@@ -239,3 +264,4 @@ def test_a_mission_deployment_gets_ready_replicas_on_a_leaf_clusters_real_node(
         tree.destroy()
     assert not leftovers.strip(), leftovers
     assert proxy_leftovers() == [], "kube-proxy's rules are left"
+    assert kubelet_leftovers() == [], "the kubelet's iptables chains are left"

@@ -7,8 +7,10 @@ its cluster's node (roles control_plane, edge_node), plus each cluster's gateway
 `playbooks/site.yml` rolls it all out from one hierarchy file: control planes, nodes
 (containerd + kubelet), the gateways (the gateway role, every value from the inventory:
 wanMac, dividers, VPC), the cascade. Then one busybox pod per cluster, started by the kubelets;
-a ping from the pod in gwa to the pod in gwb (run in the pod's container by containerd,
-`ctr task exec`: the kubelet refuses the API server's `kubectl exec` here) must be answered,
+`kubectl exec` and `kubectl logs` answer through the API server and the kubelets (the API
+server's kubelet-client certificate the control_plane role issues and binds to
+system:kubelet-api-admin); a ping from the pod in gwa to the pod in gwb (run in the pod's
+container by containerd, `ctr task exec`, so that the count is the ping's own) must be answered,
 and the gateways' counters must show each request lan_to_wan at gateway a and wan_to_lan at
 gateway b, and each reply the other way. Negative control: with the program detached from
 gateway a's LAN interface the ping fails; site.yml's gateway play re-attaches it (changed on
@@ -277,7 +279,7 @@ POD = {
                 "name": "c",
                 "image": "localhost/fornax/busybox:1",
                 "imagePullPolicy": "Never",
-                "command": ["sleep", "3600"],
+                "command": ["sh", "-c", f"echo {TAG} log line; exec sleep 3600"],
             }
         ],
     },
@@ -293,6 +295,14 @@ def running_pod(env: dict, work: Path, c: str) -> dict:
             return pod
         assert time.monotonic() < deadline, f"the pod of gw{c} is not Running: {status}"
         time.sleep(1)
+
+
+def check_exec_and_logs(env: dict, work: Path, c: str) -> None:
+    """kubectl exec and logs reach the pod through gw<c>'s API server and its node's kubelet
+    (answered "Unauthorized" while the API server called the kubelets anonymously)."""
+    pod = f"{TAG}-pod"
+    assert kubectl(env, work, c, "exec", pod, "--", "echo", f"exec in gw{c}") == f"exec in gw{c}\n"
+    assert f"{TAG} log line" in kubectl(env, work, c, "logs", pod)
 
 
 def in_node(env: dict, c: str, *argv: str, mount: bool = False) -> str:
@@ -436,6 +446,7 @@ def test_real_pods_in_two_clusters_talk_through_the_xdp_gateways(prepared, tmp_p
     ips = {c: pod["status"]["podIP"] for c, pod in pods.items()}
     for c in CLUSTERS:
         assert pods[c]["spec"]["nodeName"] == container(c)
+        check_exec_and_logs(env, tmp_path, c)
         wire_host(env, objects, c, ips[c])
         wire_divider(objects, c, ips[c])
     before = {c: gateway_counters(c) for c in CLUSTERS}

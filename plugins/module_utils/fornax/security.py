@@ -18,7 +18,12 @@ very settings a rollout installs (docs/security.md):
 - ``agent_admission_policy``: what RBAC and Pod Security admission do not see: a
   ValidatingAdmissionPolicy that refuses the agent's identity writes in namespaces the grant
   does not give, a Namespace label loosening Pod Security and a hostPath or local
-  PersistentVolume, at the cluster's level.
+  PersistentVolume, at the cluster's level;
+- ``kubelet_client``: who the API server is when it calls a kubelet (``kubectl exec``, ``logs``,
+  ``port-forward``, ``attach``): a client certificate of the cluster's CA (the kubelets
+  authenticate it with x509 and authorize it with a Webhook to this API server), the flags that
+  make the API server present it, and its binding to the built-in ``system:kubelet-api-admin``
+  ClusterRole (the kubelet API and nothing else; never ``system:masters``).
 """
 
 from __future__ import annotations
@@ -49,6 +54,16 @@ AGENT_USER = "fornax-agent"
 AGENT_GROUP = "fornax:agents"
 AGENT_ROLE = "fornax:agent"
 AGENT_POLICY = "fornax-agent-content"
+
+# The API server's identity towards the kubelets: a client certificate (file stem
+# KUBELET_CLIENT in the cluster's PKI directory, CN KUBELET_CLIENT_USER, no group) bound to the
+# built-in ClusterRole KUBELET_API_ROLE by the ClusterRoleBinding KUBELET_API_BINDING.
+KUBELET_CLIENT = "apiserver-kubelet-client"
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
+KUBELET_API_ROLE = "system:kubelet-api-admin"
+KUBELET_API_BINDING = "fornax:apiserver-kubelet-client"
+# The node addresses the API server calls a kubelet at, in this order.
+KUBELET_ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
 
 RBAC_API = "rbac.authorization.k8s.io"
 ADMISSION_API = "admissionregistration.k8s.io/v1"
@@ -291,3 +306,40 @@ def agent_manifests(
     """Everything the agent's identity is given and refused on its own cluster, in apply order."""
     subjects = agent_subjects(group, extra_subjects)
     return agent_rbac(policy, subjects) + agent_admission_policy(policy, subjects)
+
+
+def kubelet_client_args(pki_dir: str) -> list:
+    """The kube-apiserver flags that make it present KUBELET_CLIENT's certificate to kubelets,
+    which it calls at their reported IP address first (KUBELET_ADDRESS_TYPES).
+
+    The kubelets' serving certificates are their own self-signed ones (the kubelet role signs
+    client certificates only), so no ``--kubelet-certificate-authority`` is given.
+    """
+    if not isinstance(pki_dir, str) or not pki_dir.startswith("/"):
+        raise SecurityError(f"pki_dir: {pki_dir!r} must be an absolute path")
+    stem = f"{pki_dir.rstrip('/')}/{KUBELET_CLIENT}"
+    return [
+        f"--kubelet-client-certificate={stem}.crt",
+        f"--kubelet-client-key={stem}.key",
+        # A node's name is its inventory host name, which the control plane may not resolve:
+        # the address the kubelet reports comes first.
+        f"--kubelet-preferred-address-types={','.join(KUBELET_ADDRESS_TYPES)}",
+    ]
+
+
+def kubelet_client(pki_dir: str) -> dict:
+    """The API server's kubelet-client identity: the certificate to issue (``name`` the file
+    stem, ``cn``, ``usage``), the API server's ``args`` and the ``manifests`` to apply."""
+    return {
+        "certificate": {"name": KUBELET_CLIENT, "cn": KUBELET_CLIENT_USER, "usage": ["clientAuth"]},
+        "args": kubelet_client_args(pki_dir),
+        "manifests": [
+            {
+                "apiVersion": f"{RBAC_API}/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": KUBELET_API_BINDING, "labels": dict(MANAGED_BY_LABELS)},
+                "roleRef": {"apiGroup": RBAC_API, "kind": "ClusterRole", "name": KUBELET_API_ROLE},
+                "subjects": [{"apiGroup": RBAC_API, "kind": "User", "name": KUBELET_CLIENT_USER}],
+            }
+        ],
+    }

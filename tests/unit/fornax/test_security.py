@@ -119,6 +119,37 @@ def test_filters_give_the_roles_the_same_values():
         filters["apiserver_security_args"]("http://x", "a.yaml")
 
 
+def test_the_kubelet_client_identity_has_the_kubelet_api_only():
+    identity = security.kubelet_client("/etc/kubernetes/pki/")
+    assert identity["certificate"] == {
+        "name": "apiserver-kubelet-client",
+        "cn": "kube-apiserver-kubelet-client",
+        "usage": ["clientAuth"],
+    }
+    assert "org" not in identity["certificate"]  # no group: never system:masters
+    assert identity["args"] == [
+        "--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.crt",
+        "--kubelet-client-key=/etc/kubernetes/pki/apiserver-kubelet-client.key",
+        "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+    ]
+    [binding] = identity["manifests"]
+    assert binding["kind"] == "ClusterRoleBinding"
+    assert binding["roleRef"]["name"] == "system:kubelet-api-admin"
+    assert binding["subjects"] == [
+        {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "User",
+            "name": identity["certificate"]["cn"],
+        }
+    ]
+    filters = FilterModule().filters()
+    assert filters["kubelet_client"]("/etc/kubernetes/pki") == identity
+    with pytest.raises(
+        AnsibleFilterError, match="kubelet_client pki_dir: 'pki' must be an absolute"
+    ):
+        filters["kubelet_client"]("pki")
+
+
 class FakeParent:
     """Just enough of a KubeClient for the horizon bookkeeping of child_link."""
 
