@@ -238,6 +238,7 @@ class Agent:
             for name, obj in self.missions.snapshot().items():
                 if is_copy(obj):
                     self.queue.add(("copy", name))
+            self.queue.add("report")  # none was written before this list
 
     def _on_parent_mission(self, _kind: str, obj: dict[str, Any]) -> None:
         self.queue.add(("copy", obj["metadata"]["name"]))

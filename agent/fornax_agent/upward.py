@@ -138,6 +138,10 @@ class Reporter:
         return self.composer.compose(own, status, generations)
 
     def report(self) -> None:
+        if not self.missions.synced.is_set():
+            # This cluster's Missions are not listed yet (an agent just started): a report now
+            # would tell the parent there are none. Their list asks for it (_on_local_sync).
+            return
         wait = self.writer.pause()
         if wait > 0:
             self.queue.add("report", wait)  # changes until then go into the same write

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from fornax_agent.content import Applied, Content
 from fornax_agent.downward import Downward, object_key
-from fornax_agent.upward import Heartbeat, Kept
+from fornax_agent.upward import Heartbeat, Kept, Reporter
 from fornax_agent.workqueue import WorkQueue
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import parse_policy
@@ -190,3 +190,21 @@ def test_work_before_the_watches_listed_goes_as_soon_as_they_have():
     down.listed()
     assert {queue.get(timeout=0.0), queue.get(timeout=0.0)} == {("copy", "m"), ("exec", "m")}
     assert not down.deferred
+
+
+def test_no_report_before_this_clusters_missions_are_listed():
+    # An agent just started: a report now would tell the parent this cluster has no Missions.
+    queue = WorkQueue()
+    local = StubInformer({})
+    local.synced.clear()
+    parent = StubParent()
+    reporter = Reporter(
+        SimpleNamespace(cluster="b", max_paths=100, report_delay_seconds=0.02),
+        queue,
+        link=SimpleNamespace(client=lambda: parent, settings=object()),
+        missions=local,
+        downward=SimpleNamespace(own_states={}, copy_failures={}, executed={}),
+        parent_side=SimpleNamespace(status_of=lambda _name: None),
+    )
+    reporter.report()
+    assert reporter.writer.writes == 0 and queue.get(timeout=0.0) is None
