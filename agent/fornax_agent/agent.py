@@ -233,16 +233,19 @@ class Agent:
     def _on_local_sync(self) -> None:
         # Compare every local copy with the parent once both are listed: a copy whose Mission
         # was deleted upstream while this agent was down has no upstream event to bring it up.
+        self.down.listed()
         if self.link is not None:
             for name, obj in self.missions.snapshot().items():
                 if is_copy(obj):
                     self.queue.add(("copy", name))
+            self.queue.add("report")  # none was written before this list
 
     def _on_parent_mission(self, _kind: str, obj: dict[str, Any]) -> None:
         self.queue.add(("copy", obj["metadata"]["name"]))
 
     def _on_parent_sync(self) -> None:
         assert self.parent_missions is not None
+        self.down.listed()
         for name in set(self.parent_missions.snapshot()) | set(self.missions.snapshot()):
             self.queue.add(("copy", name))
         if self.reporter is not None:

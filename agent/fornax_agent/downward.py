@@ -104,6 +104,8 @@ class Downward:
         self.copy_failures: dict[str, tuple[int, str]] = {}  # Mission -> (parent gen, reason)
         self.own_states: dict[str, str] = {}
         self.executed: dict[str, int] = {}  # Mission -> local generation its state is for
+        self.deferred: set[tuple[str, str]] = set()  # work that came before the watches listed
+        self.deferred_lock = threading.Lock()
 
     def _stored_records(self) -> dict[str, Applied]:
         """What the store says was applied; an unreadable record is dropped, not fatal."""
@@ -154,12 +156,26 @@ class Downward:
         ):
             self.queue.add(("exec", mission))
 
+    def _defer(self, key: tuple[str, str]) -> None:
+        """``key`` came before the watches it reads listed: run it again when they have
+        (``listed``), or after RETRY_DELAY at the latest."""
+        with self.deferred_lock:
+            self.deferred.add(key)
+        self.queue.add(key, RETRY_DELAY)
+
+    def listed(self) -> None:
+        """A watch of Missions (here or the parent's) has listed: deferred work goes now."""
+        with self.deferred_lock:
+            keys, self.deferred = self.deferred, set()
+        for key in keys:
+            self.queue.add(key)
+
     # -- copy ------------------------------------------------------------------------------------
 
     def copy(self, name: str) -> None:
         assert self.parent_missions is not None
         if not (self.parent_missions.synced.is_set() and self.missions.synced.is_set()):
-            self.queue.add(("copy", name), RETRY_DELAY)
+            self._defer(("copy", name))
             return
         upstream = self.parent_missions.get(name)
         local = self.missions.get(name)
@@ -234,7 +250,7 @@ class Downward:
 
     def execute(self, name: str) -> None:
         if not self.missions.synced.is_set():
-            self.queue.add(("exec", name), RETRY_DELAY)
+            self._defer(("exec", name))
             return
         local = self.missions.get(name)
         if local is None or not is_copy(local):

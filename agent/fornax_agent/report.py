@@ -14,16 +14,22 @@ whole report ``<cluster>`` as agents before it did, until the next (re)connectio
 shards, the whole report is emptied once, so a stale copy there cannot shadow the shards
 (the parent reads a whole report's entry before a shard's: see parentside.py).
 
-Pacing: after a round of writes that took ``d`` seconds the next round waits
-``GAP_FACTOR * d`` (at most ``MAX_GAP``). A quiet parent answers in milliseconds and reports
-stay immediate; a busy parent gets fewer, fuller writes. A burst (``BURST_CHANGES`` changes or
-more waiting, e.g. a thousand new Missions arriving) is written once it settles (no change for
-``SETTLE`` seconds) or when its first change is ``MAX_AGE`` seconds old, whichever comes first:
-a burst touches every shard, and a round per arriving Mission would rewrite each shard over
-and over while the parent is busiest. A burst that has settled does not wait for the rest of
-the gap left by a round written during it (once per ``MAX_GAP``, so the share of time spent
-writing stays bounded): that round's gap would otherwise hold the final state back for up to
-``MAX_GAP``. A few changes are written at once, as before.
+Pacing: a child spends at most about ``1 / GAP_FACTOR`` of its time waiting for a busy parent
+to take its reports. It holds a credit of ``CREDIT`` seconds of write time, refilled at
+``1 / GAP_FACTOR`` second per second; a round spends the time its writes took beyond ``QUICK``
+each (a parent that answers that fast is not busy: its answer time is the disk, not load), and
+a round that leaves a debt makes the next wait ``GAP_FACTOR * debt`` (at most ``MAX_GAP``). So a
+child whose parent keeps up writes each change at once (a Mission created, then ready a moment
+later, goes up the tree without a pause), while one whose writes take ``d`` seconds, one after
+the other, waits about ``GAP_FACTOR * d`` after each: a busy parent gets fewer, fuller writes.
+A burst (``BURST_CHANGES`` changes or more waiting, e.g. a thousand new Missions arriving) is
+written once it settles (no change for ``SETTLE`` seconds) or when its first change is
+``MAX_AGE`` seconds old, whichever comes first: a burst touches every shard, and a round per
+arriving Mission would rewrite each shard over and over while the parent is busiest. A burst
+that has settled does not wait for the rest of the gap left by a round written during it (once
+per ``MAX_GAP``, so the share of time spent writing stays bounded; the rest of that debt is
+forgiven): that round's gap would otherwise hold the final state back for up to ``MAX_GAP``.
+A few changes are written at once, as before.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.timestamps im
 
 GAP_FACTOR = 10.0  # a child spends at most about a tenth of its time writing reports
 MAX_GAP = 30.0  # seconds: the longest pause between two rounds of report writes
+CREDIT = 0.2  # seconds of write time a child may spend before the gap applies
+QUICK = 0.05  # seconds: a write answered within this costs no credit (the parent keeps up)
 BURST_CHANGES = 16  # changes waiting that make a burst
 SETTLE = 0.25  # seconds without a change after which a burst is written
 MAX_AGE = 5.0  # seconds: a burst's first change waits at most this long
@@ -67,6 +75,8 @@ class ReportWriter:
         self.sharded: bool | None = None  # None: not known since the last (re)connection
         self.stored: dict[int | None, dict[str, Any]] = {}  # shard -> what the parent holds
         self.next_write = 0.0  # time.monotonic() before which the next round should wait
+        self.credit = CREDIT  # seconds of write time left (negative: a debt), as of credit_at
+        self.credit_at = time.monotonic()
         self.waiting = 0  # changes since the last round began
         self.first_change = 0.0  # time.monotonic() of the first of them
         self.last_change = 0.0
@@ -105,8 +115,10 @@ class ReportWriter:
         """Bring the parent's report to ``missions``; False when nothing needed writing."""
         started = time.monotonic()
         self.waiting = 0  # what changes from now on goes into the next round
-        if started < self.next_write:
+        if started < self.next_write:  # a settled burst: the rest of the gap is forgiven
             self.last_early = started
+            self.credit, self.credit_at = 0.0, started
+        writes = self.writes
         if self.sharded is None:
             self.sharded = self._try_shards(client, missions)
             wrote = True
@@ -118,9 +130,21 @@ class ReportWriter:
                 self._write_one(client, shard, want)
                 wrote = True
         if wrote:
-            ended = time.monotonic()
-            self.next_write = ended + min(MAX_GAP, GAP_FACTOR * (ended - started))
+            self._spend(started, time.monotonic(), self.writes - writes)
         return wrote
+
+    def idle(self) -> bool:
+        """True when a change now would be written at once: no gap to wait, no burst."""
+        return self.waiting <= 1 and time.monotonic() >= self.next_write
+
+    def _spend(self, started: float, ended: float, writes: int) -> None:
+        """Charge a round of ``writes`` from ``started`` to ``ended``; set the gap after it."""
+        refilled = min(CREDIT, self.credit + (started - self.credit_at) / GAP_FACTOR)
+        cost = max(0.0, ended - started - QUICK * writes)
+        # A debt is bounded: it is waited out within MAX_GAP.
+        self.credit = max(-MAX_GAP / GAP_FACTOR, refilled - cost)
+        self.credit_at = ended
+        self.next_write = ended + GAP_FACTOR * max(0.0, -self.credit)
 
     def _try_shards(self, client: KubeClient, missions: dict[str, Any]) -> bool:
         """True when the parent holds this cluster's shards (its first one written here)."""

@@ -105,8 +105,10 @@ class Reporter:
         self.client = Kept(link.client, lambda: link.settings)
 
     def later(self) -> None:
+        """Something in the report changed: write it, at once when it is a lone change on an
+        idle writer, else after the coalescing window (report_delay_seconds)."""
         self.writer.changed()
-        self.queue.add("report", self.cfg.report_delay_seconds)
+        self.queue.add("report", 0.0 if self.writer.idle() else self.cfg.report_delay_seconds)
 
     def forget(self) -> None:
         """The parent may have lost or missed writes: diff afresh."""
@@ -136,6 +138,10 @@ class Reporter:
         return self.composer.compose(own, status, generations)
 
     def report(self) -> None:
+        if not self.missions.synced.is_set():
+            # This cluster's Missions are not listed yet (an agent just started): a report now
+            # would tell the parent there are none. Their list asks for it (_on_local_sync).
+            return
         wait = self.writer.pause()
         if wait > 0:
             self.queue.add("report", wait)  # changes until then go into the same write

@@ -71,16 +71,25 @@ def heartbeat_seen(parent: KubeClient, child: str) -> bool:
     return bool((cluster.get("status") or {}).get("lastHeartbeat"))
 
 
+def reported(parent: KubeClient, child: str) -> bool:
+    """The child's agent wrote its first report: it has listed its parent's Missions and its
+    own (its heartbeat thread starts before either)."""
+    shard = parent.get_or_none(names.clusterreport_path(names.report_shard_names(child)[0]))
+    return bool(((shard or {}).get("spec") or {}).get("reportedAt"))
+
+
 def propagation(root: Path) -> dict[str, float]:
     tree = start_tree(root / "chain", {"a": None, "b": "a", "c": "b", "d": "c"}, workloads=("d",))
     create, update, delete, rollup = [], [], [], []
     try:
         with tree.client("a") as a, tree.client("d") as d:
-            # Every agent up and connected (each child's first heartbeat at its parent) before
-            # the first Mission: the samples measure propagation, not the agents' start-up.
+            # Every agent up and connected (each child's first heartbeat and first report at its
+            # parent) before the first Mission: the samples measure propagation, not the agents'
+            # start-up (a heartbeat alone comes before the agent has listed any Missions).
             for parent, child in (("a", "b"), ("b", "c"), ("c", "d")):
                 with tree.client(parent) as up:
                     wait_for(lambda u=up, c=child: heartbeat_seen(u, c), 60, f"{child} beating")
+                    wait_for(lambda u=up, c=child: reported(u, c), 60, f"{child} reporting")
             for i in range(REPEAT):
                 name = f"p{i}"
                 path = f"{DEPLOYMENT}/{name}"

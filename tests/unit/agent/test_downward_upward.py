@@ -11,9 +11,11 @@ from types import SimpleNamespace
 
 from fornax_agent.content import Applied, Content
 from fornax_agent.downward import Downward, object_key
-from fornax_agent.upward import Heartbeat, Kept
+from fornax_agent.upward import Heartbeat, Kept, Reporter
+from fornax_agent.workqueue import WorkQueue
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import parse_policy
+from fornax_harness.stubs import StubInformer
 
 CM = "/api/v1/namespaces/default/configmaps/web"
 DEPLOY = "/apis/apps/v1/namespaces/shop/deployments/web"
@@ -167,3 +169,42 @@ def test_downward_copy_marks_the_parent_generation():
     copy = Downward.copy_of(SimpleNamespace(cfg=config), upstream)
     assert copy["metadata"]["annotations"]["edgeclusters.kubeedge.io/parent-generation"] == "3"
     assert Downward.same_copy(copy, copy)
+
+
+def test_work_before_the_watches_listed_goes_as_soon_as_they_have():
+    # A Mission arriving while this cluster's own Missions are still being listed (an agent
+    # just started) waits for the list, not for a fixed retry: the first Mission after a
+    # start was 0.5 s late at every hop.
+    queue = WorkQueue()
+    local = StubInformer({})
+    local.synced.clear()
+    down = Downward.__new__(Downward)
+    down.queue = queue
+    down.missions = local
+    down.parent_missions = StubInformer({})
+    down.deferred, down.deferred_lock = set(), threading.Lock()
+    down.copy("m")
+    down.execute("m")
+    assert queue.get(timeout=0.0) is None  # nothing to do before the list (nor busy-looping)
+    local.synced.set()
+    down.listed()
+    assert {queue.get(timeout=0.0), queue.get(timeout=0.0)} == {("copy", "m"), ("exec", "m")}
+    assert not down.deferred
+
+
+def test_no_report_before_this_clusters_missions_are_listed():
+    # An agent just started: a report now would tell the parent this cluster has no Missions.
+    queue = WorkQueue()
+    local = StubInformer({})
+    local.synced.clear()
+    parent = StubParent()
+    reporter = Reporter(
+        SimpleNamespace(cluster="b", max_paths=100, report_delay_seconds=0.02),
+        queue,
+        link=SimpleNamespace(client=lambda: parent, settings=object()),
+        missions=local,
+        downward=SimpleNamespace(own_states={}, copy_failures={}, executed={}),
+        parent_side=SimpleNamespace(status_of=lambda _name: None),
+    )
+    reporter.report()
+    assert reporter.writer.writes == 0 and queue.get(timeout=0.0) is None

@@ -169,3 +169,72 @@ def test_a_settled_burst_skips_the_rest_of_the_gap_once_per_max_gap(monkeypatch)
         writer.changed()
     clock[0] += report_module.SETTLE
     assert writer.pause() == pytest.approx(20 - report_module.SETTLE)  # not twice in MAX_GAP
+
+
+class SlowParent(StubParent):
+    """A parent whose every write takes ``took`` seconds of the fake clock."""
+
+    def __init__(self, clock: list[float], took: float) -> None:
+        super().__init__([f"b.{i}" for i in range(names.REPORT_SHARDS)] + ["b"])
+        self.clock = clock
+        self.took = took
+
+    def patch(self, path: str, body):
+        self.clock[0] += self.took
+        super().patch(path, body)
+
+    def request(self, method, path, body, **kwargs):
+        self.clock[0] += self.took
+        super().request(method, path, body, **kwargs)
+
+
+def test_a_parent_that_keeps_up_gets_every_change_at_once(monkeypatch):
+    # Writes answered within QUICK (a quiet parent; its answer time is the disk): a Mission
+    # created, then ready a moment later, is reported at once each time, never paced.
+    clock = [100.0]
+    monkeypatch.setattr(report_module.time, "monotonic", lambda: clock[0])
+    parent = SlowParent(clock, report_module.QUICK * 0.8)
+    writer = ReportWriter("b")
+    for i in range(200):
+        writer.changed()
+        assert writer.idle()
+        assert writer.pause() == 0.0
+        writer.write(parent, entries(1 + i % 5))
+        clock[0] += 0.01
+
+
+def test_a_busy_parent_gets_fewer_writes_the_debt_bounded(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(report_module.time, "monotonic", lambda: clock[0])
+    took = 0.5
+    parent = SlowParent(clock, 0.0)
+    writer = ReportWriter("b")
+    writer.write(parent, entries(1))  # every shard written whole, answered at once: no gap
+    assert writer.pause() == 0.0
+    parent.took = took  # now busy: one shard changed, one slow write; the credit pays part
+    writer.write(parent, entries(2))
+    cost = took - report_module.QUICK - report_module.CREDIT
+    assert writer.pause() == pytest.approx(report_module.GAP_FACTOR * cost)
+    writer.changed()
+    assert not writer.idle()  # in the gap: a change waits for the coalescing window too
+    clock[0] += writer.pause()
+    assert writer.pause() == 0.0
+    writer.write(parent, entries(3))  # one shard changed: one write, all of it debt now
+    expected = report_module.GAP_FACTOR * (took - report_module.QUICK)
+    assert writer.pause() == pytest.approx(expected)
+    parent.took = 1000.0  # a parent that hardly answers: the gap stays bounded
+    clock[0] += writer.pause()
+    writer.write(parent, entries(4))
+    assert writer.pause() == pytest.approx(report_module.MAX_GAP)
+    clock[0] += report_module.MAX_GAP
+    assert writer.pause() == 0.0
+
+
+def test_several_waiting_changes_are_not_idle(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(report_module.time, "monotonic", lambda: clock[0])
+    writer = ReportWriter("b")
+    writer.changed()
+    assert writer.idle()  # a lone change: no coalescing window
+    writer.changed()
+    assert not writer.idle()  # more are coming: they share the window and one round
