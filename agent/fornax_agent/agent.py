@@ -45,6 +45,7 @@ from .downward import Downward, is_copy
 from .faults import FAULTS
 from .informer import Informer
 from .mirrors import MirrorKeeper, ParentMissions
+from .missioncache import LocalMissions
 from .parentside import ParentSide
 from .ratelimit import Backoff
 from .store import Store
@@ -74,7 +75,7 @@ class Agent:
         self.retries = Backoff(RETRY_DELAY, RETRY_MAX)  # work that failed for a transient cause
         self.seen: dict[str, tuple[Any, Any]] = {}  # Mission -> (generation, parent generation)
         self.lock = threading.Lock()
-        self.missions = Informer(
+        self.missions = LocalMissions(
             "missions",
             self.local_client,
             names.MISSIONS,
@@ -96,6 +97,7 @@ class Agent:
             on_state=self._state_changed,
         )
         self.parent_side = self._parent_side()
+        self.missions.known = self.parent_side.status_writer.known
         self.mirrors = MirrorKeeper(
             self.queue,
             client_factory=self.local_client,

@@ -46,7 +46,7 @@ from .workqueue import WorkQueue
 log = logging.getLogger("fornax.agent.parent")
 RETRY_DELAY = 0.5
 FOLD_BATCH = 50  # Missions folded per turn of the work queue
-STATUS_WRITERS = 2  # Mission status writes in flight at once
+STATUS_WRITERS = 4  # Mission status writes in flight at once
 # Writes submitted and not yet answered, at most: the fold goes on as the API server answers,
 # so a slow parent slows the writes down (and folds waiting meanwhile merge) whatever the budget.
 STATUS_BACKLOG = 2 * STATUS_WRITERS

@@ -27,8 +27,13 @@ written once it settles (no change for ``SETTLE`` seconds) or when its first cha
 ``MAX_AGE`` seconds old, whichever comes first: a burst touches every shard, and a round per
 arriving Mission would rewrite each shard over and over while the parent is busiest. A burst
 that has settled does not wait for the rest of the gap left by a round written during it (once
-per ``MAX_GAP``, so the share of time spent writing stays bounded; the rest of that debt is
-forgiven): that round's gap would otherwise hold the final state back for up to ``MAX_GAP``.
+per ``MAX_GAP``, or per ``GAP_FACTOR`` times the last round's duration when that is longer, so
+the share of time spent writing stays bounded; the rest of that debt is forgiven): that round's
+gap would otherwise hold the final state back for up to ``MAX_GAP``. On a parent so busy that a
+round takes longer than ``MAX_GAP`` (200 children writing 16 shards each), a burst whose
+Missions arrive in clumps "settles" between every two clumps: skipping the gap at each would
+keep every child writing all the time, and the parent, busy with their rounds, would create
+and mirror the Missions themselves ever more slowly.
 A few changes are written at once, as before.
 """
 
@@ -80,7 +85,8 @@ class ReportWriter:
         self.waiting = 0  # changes since the last round began
         self.first_change = 0.0  # time.monotonic() of the first of them
         self.last_change = 0.0
-        self.last_early = -MAX_GAP  # time.monotonic() of the last round begun inside a gap
+        self.last_early = -float("inf")  # time.monotonic() of the last round begun inside a gap
+        self.early_spacing = MAX_GAP  # seconds from one such round to the next, at least
         self.writes = 0  # objects written (tests and benchmarks read it)
 
     def forget(self) -> None:
@@ -102,8 +108,8 @@ class ReportWriter:
         wait = self.next_write - now
         if self.waiting >= BURST_CHANGES:
             settle = min(self.last_change + SETTLE, self.first_change + MAX_AGE) - now
-            if settle <= 0 and now - self.last_early >= MAX_GAP:
-                return 0.0  # a settled burst goes before the gap ends, once per MAX_GAP
+            if settle <= 0 and now - self.last_early >= self.early_spacing:
+                return 0.0  # a settled burst goes before the gap ends, now and then
             wait = max(wait, settle)
         return max(0.0, wait)
 
@@ -130,7 +136,9 @@ class ReportWriter:
                 self._write_one(client, shard, want)
                 wrote = True
         if wrote:
-            self._spend(started, time.monotonic(), self.writes - writes)
+            ended = time.monotonic()
+            self._spend(started, ended, self.writes - writes)
+            self.early_spacing = max(MAX_GAP, GAP_FACTOR * (ended - started))
         return wrote
 
     def idle(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
 
+from .missioncache import compact_status
 from .writers import KeyedWriters
 
 
@@ -41,12 +42,19 @@ class StatusWriter(KeyedWriters):
             return written
         return cached.get("status") or {}
 
+    def known(self, name: str) -> list[dict[str, Any]]:
+        """The statuses of Mission ``name`` this writer wrote last or is writing (the cache of
+        Missions keeps these objects instead of equal copies, missioncache.py)."""
+        with self.lock:
+            return [s for s in (self.written.get(name), self.pending.get(name)) if s is not None]
+
     def forget(self, name: str) -> None:
         with self.lock:
             self.written.pop(name, None)
 
     def submit_status(self, name: str, patch: dict[str, Any], status: dict[str, Any]) -> None:
         """Write ``patch``; ``status`` is what the Mission's status then holds."""
+        status = compact_status(status)  # kept until the next write: its paths interned
         with self.lock:
             self.pending[name] = status
         path = names.mission_path(name, status=True)

@@ -238,3 +238,33 @@ def test_several_waiting_changes_are_not_idle(monkeypatch):
     assert writer.idle()  # a lone change: no coalescing window
     writer.changed()
     assert not writer.idle()  # more are coming: they share the window and one round
+
+
+def test_on_a_parent_slower_than_max_gap_per_round_a_settled_burst_keeps_the_gap(monkeypatch):
+    """Rounds of 40 s (200 children writing at once): skipping the gap at every settle would
+    keep the child writing all the time; it may skip once per GAP_FACTOR x 40 s."""
+    clock = [100.0]
+    monkeypatch.setattr(report_module.time, "monotonic", lambda: clock[0])
+    writer = ReportWriter("b")
+    parent = shard_parent()
+    slow_patch = parent.patch
+
+    def slow(path, body):
+        clock[0] += 40.0 / names.REPORT_SHARDS
+        slow_patch(path, body)
+
+    writer.write(parent, entries(1))  # the first round after connecting (replaces whole)
+    parent.patch = slow
+    writer.write(parent, entries(40))  # a long round: 40 s
+    assert writer.pause() == pytest.approx(report_module.MAX_GAP)
+    for _unused in range(report_module.BURST_CHANGES):
+        writer.changed()
+    clock[0] += report_module.SETTLE
+    assert writer.pause() == 0.0  # the first settle may skip: none in the last 400 s
+    writer.write(parent, entries(80))
+    for _unused in range(report_module.BURST_CHANGES):
+        writer.changed()
+    clock[0] += report_module.MAX_GAP - 1.0  # settled, more than MAX_GAP after that round began
+    assert writer.pause() == pytest.approx(1.0)  # the gap holds (40 s rounds: not once per 30 s)
+    clock[0] += 1.0
+    assert writer.pause() == 0.0
