@@ -2,9 +2,9 @@
 # Apache License 2.0 (see LICENSE)
 """Filters giving the roles the hardening of module_utils/fornax (security.py, policy.py).
 
-The control_plane, hub and cascade roles write what these return, and the test harness calls
-the same functions, so a rollout and the tests run the same settings. Each filter is
-documented in the YAML file of its name next to this one.
+The control_plane, kubelet, hub and cascade roles write what these return, and the test
+harness calls the same functions, so a rollout and the tests run the same settings. Each
+filter is documented in the YAML file of its name next to this one.
 """
 
 from __future__ import annotations
@@ -59,6 +59,14 @@ def kubelet_client(pki_dir: Any) -> dict:
         raise AnsibleFilterError(f"kubelet_client {exc}") from exc
 
 
+def kubelet_serving(node_name: Any, node_ip: Any) -> dict:
+    """The kubelet's serving certificate from the cluster's CA: name, subject, usage, SANs."""
+    try:
+        return security.kubelet_serving(node_name, node_ip)
+    except security.SecurityError as exc:
+        raise AnsibleFilterError(f"kubelet_serving {exc}") from exc
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
@@ -67,4 +75,5 @@ class FilterModule:
             "agent_manifests": agent_manifests,
             "apiserver_security_args": apiserver_security_args,
             "kubelet_client": kubelet_client,
+            "kubelet_serving": kubelet_serving,
         }

@@ -23,11 +23,15 @@ very settings a rollout installs (docs/security.md):
   ``port-forward``, ``attach``): a client certificate of the cluster's CA (the kubelets
   authenticate it with x509 and authorize it with a Webhook to this API server), the flags that
   make the API server present it, and its binding to the built-in ``system:kubelet-api-admin``
-  ClusterRole (the kubelet API and nothing else; never ``system:masters``).
+  ClusterRole (the kubelet API and nothing else; never ``system:masters``);
+- ``kubelet_serving``: the kubelet's own serving certificate, which the kubelet role signs with
+  the cluster's CA for the node's name and the address it reports (``--node-ip``), so that the
+  API server can verify whom it calls.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any, Optional
@@ -64,6 +68,11 @@ KUBELET_API_ROLE = "system:kubelet-api-admin"
 KUBELET_API_BINDING = "fornax:apiserver-kubelet-client"
 # The node addresses the API server calls a kubelet at, in this order.
 KUBELET_ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
+# The kubelet's serving certificate (file stem in the node's PKI directory), signed by that CA
+# with the node's identity as subject, as a kubelet's CSR for one would carry.
+KUBELET_SERVING = "kubelet-serving"
+NODE_USER_PREFIX = "system:node:"
+NODES_GROUP = "system:nodes"
 
 RBAC_API = "rbac.authorization.k8s.io"
 ADMISSION_API = "admissionregistration.k8s.io/v1"
@@ -342,4 +351,53 @@ def kubelet_client(pki_dir: str) -> dict:
                 "subjects": [{"apiGroup": RBAC_API, "kind": "User", "name": KUBELET_CLIENT_USER}],
             }
         ],
+    }
+
+
+def _node_ips(node_ip: Any) -> list:
+    """The addresses of ``--node-ip`` (one, or an IPv4 and an IPv6 one, comma-separated)."""
+    where = f"kubelet_node_ip: {node_ip!r}"
+    if not isinstance(node_ip, str) or not node_ip.strip():
+        raise SecurityError(
+            f"{where} is empty and the host has no default IPv4 address: set kubelet_node_ip to "
+            "the address the API server reaches the kubelet at"
+        )
+    addresses = []
+    for entry in node_ip.split(","):
+        try:
+            address = ipaddress.ip_address(entry.strip())
+        except ValueError:
+            raise SecurityError(f"{where}: {entry.strip()!r} is not an IP address") from None
+        if address.is_loopback or address.is_unspecified:
+            raise SecurityError(f"{where}: {address} is not an address other hosts reach")
+        addresses.append(address)
+    if len(addresses) > 2 or len({a.version for a in addresses}) != len(addresses):
+        raise SecurityError(f"{where} must be one address, or one IPv4 and one IPv6 address")
+    return [str(a) for a in addresses]
+
+
+def kubelet_serving(node_name: Any, node_ip: Any) -> dict:
+    """The kubelet's serving certificate for node ``node_name`` reporting ``node_ip``.
+
+    ``name`` (the file stem), ``cn`` and ``org`` (the node's identity), ``usage`` (serverAuth
+    only), ``sans`` (``IP:``/``DNS:`` strings: every address the kubelet reports, its
+    ``InternalIP`` from ``node_ip`` and its ``Hostname``, the node name; KUBELET_ADDRESS_TYPES)
+    and ``node_ip`` (the checked ``--node-ip`` value: the kubelet must report exactly the
+    addresses the certificate names).
+    """
+    if not isinstance(node_name, str) or not node_name:
+        raise SecurityError(f"kubelet_node_name: {node_name!r} must be a non-empty string")
+    ips = _node_ips(node_ip)
+    try:
+        name_san = f"IP:{ipaddress.ip_address(node_name)}"
+    except ValueError:
+        name_san = f"DNS:{node_name}"
+    sans = [f"IP:{ip}" for ip in ips]
+    return {
+        "name": KUBELET_SERVING,
+        "cn": f"{NODE_USER_PREFIX}{node_name}",
+        "org": NODES_GROUP,
+        "usage": ["serverAuth"],
+        "sans": sans + ([name_san] if name_san not in sans else []),
+        "node_ip": ",".join(ips),
     }

@@ -150,6 +150,63 @@ def test_the_kubelet_client_identity_has_the_kubelet_api_only():
         filters["kubelet_client"]("pki")
 
 
+def test_the_kubelet_serving_certificate_names_every_address_the_kubelet_reports():
+    serving = security.kubelet_serving("edge-1", "198.18.0.21")
+    assert serving == {
+        "name": "kubelet-serving",
+        "cn": "system:node:edge-1",
+        "org": "system:nodes",
+        "usage": ["serverAuth"],  # a serving certificate only: no client identity
+        # InternalIP (the --node-ip value) and Hostname (the node name): KUBELET_ADDRESS_TYPES
+        "sans": ["IP:198.18.0.21", "DNS:edge-1"],
+        "node_ip": "198.18.0.21",
+    }
+    assert set(security.KUBELET_ADDRESS_TYPES) >= {"InternalIP", "Hostname"}
+    # dual stack: one address per family, normalized; a node named by its address: one SAN
+    dual = security.kubelet_serving("edge-2", " 198.18.0.22, 2001:DB8::0:22")
+    assert dual["sans"] == ["IP:198.18.0.22", "IP:2001:db8::22", "DNS:edge-2"]
+    assert dual["node_ip"] == "198.18.0.22,2001:db8::22"
+    assert security.kubelet_serving("198.18.0.23", "198.18.0.23")["sans"] == ["IP:198.18.0.23"]
+    assert security.kubelet_serving("198.18.0.24", "198.18.0.23")["sans"] == [
+        "IP:198.18.0.23",
+        "IP:198.18.0.24",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "node_ip", "message"),
+    [
+        ("n", "", r"kubelet_node_ip: '' is empty and the host has no default IPv4 address"),
+        ("n", None, r"kubelet_node_ip: None is empty"),
+        (
+            "n",
+            "node-1.example",
+            r"kubelet_node_ip: 'node-1.example': 'node-1.example' is not an IP",
+        ),
+        ("n", "127.0.0.1", r"kubelet_node_ip: '127.0.0.1': 127.0.0.1 is not an address other"),
+        ("n", "0.0.0.0", r"kubelet_node_ip: '0.0.0.0': 0.0.0.0 is not an address other hosts"),
+        (
+            "n",
+            "10.0.0.1,10.0.0.2",
+            r"kubelet_node_ip: '10.0.0.1,10.0.0.2' must be one address, or one IPv4 and one IPv6",
+        ),
+        ("", "10.0.0.1", r"kubelet_node_name: '' must be a non-empty string"),
+    ],
+)
+def test_a_kubelet_serving_certificate_for_an_unusable_address_is_refused(name, node_ip, message):
+    with pytest.raises(security.SecurityError, match=message):
+        security.kubelet_serving(name, node_ip)
+    with pytest.raises(AnsibleFilterError, match=f"kubelet_serving {message}"):
+        FilterModule().filters()["kubelet_serving"](name, node_ip)
+
+
+def test_the_kubelet_serving_filter_is_the_function():
+    filters = FilterModule().filters()
+    assert filters["kubelet_serving"]("edge-1", "198.18.0.21") == security.kubelet_serving(
+        "edge-1", "198.18.0.21"
+    )
+
+
 class FakeParent:
     """Just enough of a KubeClient for the horizon bookkeeping of child_link."""
 
