@@ -6,7 +6,10 @@ OCI archives of scripts/node-images.sh) with ``*_service_manager: none``: the ma
 systemd, so the harness starts ``containerd`` and the kubelet (its command line from the
 ``argv.json`` the role wrote) as managed processes. Everything carries the node's tag in its
 name or path (``/var/lib/<tag>``, ``/run/<tag>``, the bridge), and ``destroy()`` takes the node
-apart with the role's own ``fornax-node-reset``. kube-proxy runs in its nftables mode: all its
+apart with the role's own ``fornax-node-reset``. The node's address is the role's choice (no
+``kubelet_node_ip``: this machine's default IPv4 address), and the kubelet serves the certificate
+the role signed for it with the cluster's CA, which the API server verifies
+(``serving_certificate`` checks it the same way). kube-proxy runs in its nftables mode: all its
 rules live in its own ``kube-proxy`` nftables tables (the iptables mode would add KUBE-* chains
 to this shared machine's tables), which the reset deletes. One node with kube-proxy at a time on
 a machine: the table name is kube-proxy's, not the node's.
@@ -19,6 +22,8 @@ import os
 import re
 import runpy
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -121,7 +126,9 @@ class TestNode:
             "kubelet_root_dir": str(self.var / "kubelet"),
             "kubelet_pod_logs_dir": str(self.var / "pod-logs"),
             "kubelet_pki_local_dir": str(pki),
-            "kubelet_node_ip": "",  # the kubelet refuses a loopback node address
+            # the role's choice: this machine's default IPv4 address (the API server listens on
+            # loopback, but the kubelet refuses a loopback node address)
+            "kubelet_node_ip": "",
             "kubelet_port": free_port(),
             "kubelet_healthz_port": free_port(),
             "kubelet_kube_proxy": True,
@@ -170,6 +177,24 @@ class TestNode:
         proc = ManagedProcess(f"{self.name}/{name}", argv, self.work / "logs" / f"{name}.log")
         proc.start()
         self.processes[name] = proc
+
+    def internal_ip(self) -> str:
+        """The address the node reports (the API server calls the kubelet there first)."""
+        with self.cluster.client() as client:
+            node = client.get(f"/api/v1/nodes/{self.name}")
+        return next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+
+    def serving_certificate(self, address: str, cafile: Path | None = None) -> dict[str, Any]:
+        """The certificate the kubelet serves at ``address``, verified as the API server does
+        (--kubelet-certificate-authority): it must chain to the cluster's CA (or ``cafile``) and
+        name ``address``, or the TLS handshake fails (ssl.SSLCertVerificationError)."""
+        config = yaml.safe_load((self.work / "kubelet" / "config.yaml").read_text())
+        context = ssl.create_default_context(cafile=str(cafile or self.cluster.ca.pair.cert_path))
+        with (
+            socket.create_connection((address, int(config["port"])), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=address) as tls,
+        ):
+            return tls.getpeercert() or {}
 
     def ctr(self, *args: str) -> str:
         argv = ["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args]

@@ -8,7 +8,9 @@ servers with controller-manager and scheduler (no kwok). Root is needed (mounts,
 network namespaces): without it, or without containerd, the test skips (fails under CI=true).
 Everything is named ``i11nodes`` (or ``$FORNAX_TEST_ID``); the node is taken apart with the role's fornax-node-reset.
 `kubectl exec` and `kubectl logs` reach the pod through the kubelet (the API server's
-kubelet-client certificate, as the control_plane role issues and binds it).
+kubelet-client certificate, as the control_plane role issues and binds it), and the API server
+verifies the kubelet's serving certificate against the cluster's CA: the one the kubelet role
+signed for the node's reported address and name (a self-signed one fails the handshake).
 kube-proxy runs in its nftables mode (its own ``kube-proxy`` tables); after the reset nothing of
 it, nor of the kubelet's own iptables chains, is left in this machine's netfilter. The tree
 test also proves a Mission's Service answering another pod through its ClusterIP, and edge
@@ -21,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -29,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names, security
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.nodes import EDGE_NODE_LABEL
 from fornax_harness.cluster import ClusterSpec, TestCluster
 from fornax_harness.node import (
@@ -49,6 +52,7 @@ from fornax_harness.node import (
     ready_app_pods,
     web_service,
 )
+from fornax_harness.pki import CertificateAuthority
 from fornax_harness.prereq import require
 from fornax_harness.tree import wait_for
 
@@ -100,6 +104,7 @@ def test_a_pod_runs_ready_with_an_ip_on_a_node_the_roles_installed(
     with cluster.client() as client:
         labels = client.get(f"/api/v1/nodes/{node.name}")["metadata"]["labels"]
     assert labels[EDGE_NODE_LABEL] == "" and labels["fornax-test"] == TAG
+    check_serving_certificate(cluster, node)
 
     changed, out = node.play(inventory, "install")
     assert changed == 0, f"a second run changed something:\n{out[-3000:]}"
@@ -124,10 +129,32 @@ def test_a_pod_runs_ready_with_an_ip_on_a_node_the_roles_installed(
     print(f"node installed and Ready in {node_seconds:.1f} s; pod Ready in {ready_seconds:.1f} s")
 
 
+def check_serving_certificate(cluster: TestCluster, node: TestNode) -> None:
+    """The API server verifies the kubelet it calls: it runs with
+    ``--kubelet-certificate-authority`` (security.kubelet_client_args), and the kubelet serves,
+    at the address it reports, a certificate of the cluster's CA naming that address and the
+    node's name. A self-signed serving certificate (the kubelet's own) fails this handshake as
+    it fails the API server's."""
+    authority = f"--kubelet-certificate-authority={cluster.ca.pair.cert_path.resolve()}"
+    assert authority in cluster.processes["kube-apiserver"].argv
+    address = node.internal_ip()
+    assert not ipaddress.ip_address(address).is_loopback
+    cert = node.serving_certificate(address)
+    assert ("IP Address", address) in cert["subjectAltName"]
+    assert ("DNS", node.name) in cert["subjectAltName"]
+    assert ((("commonName", f"{security.NODE_USER_PREFIX}{node.name}"),)) in cert["subject"]
+    # and only the cluster's CA makes it pass: against another CA the handshake fails
+    other = CertificateAuthority(node.work / "other-ca", "other")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        node.serving_certificate(address, cafile=other.pair.cert_path)
+
+
 def check_exec_and_logs(cluster: TestCluster, pod: str) -> None:
     """``kubectl exec`` and ``kubectl logs`` through the API server to the node's kubelet: the
     API server's kubelet-client certificate (security.kubelet_client), x509-authenticated and
-    Webhook-authorized by the kubelet the role configured (401 "Unauthorized" without it)."""
+    Webhook-authorized by the kubelet the role configured (401 "Unauthorized" without it), and
+    the kubelet's serving certificate verified by the API server against the cluster's CA
+    (check_serving_certificate; "x509: certificate signed by unknown authority" otherwise)."""
     kubectl = [str(cluster.bin / "kubectl"), f"--kubeconfig={cluster.kubeconfig_path}"]
 
     def run(*args: str) -> str:

@@ -22,8 +22,9 @@ very settings a rollout installs (docs/security.md):
 - ``kubelet_client``: who the API server is when it calls a kubelet (``kubectl exec``, ``logs``,
   ``port-forward``, ``attach``): a client certificate of the cluster's CA (the kubelets
   authenticate it with x509 and authorize it with a Webhook to this API server), the flags that
-  make the API server present it, and its binding to the built-in ``system:kubelet-api-admin``
-  ClusterRole (the kubelet API and nothing else; never ``system:masters``);
+  make the API server present it and verify the kubelet's serving certificate against the
+  cluster's CA, and its binding to the built-in ``system:kubelet-api-admin`` ClusterRole (the
+  kubelet API and nothing else; never ``system:masters``);
 - ``kubelet_serving``: the kubelet's own serving certificate, which the kubelet role signs with
   the cluster's CA for the node's name and the address it reports (``--node-ip``), so that the
   API server can verify whom it calls.
@@ -68,6 +69,9 @@ KUBELET_API_ROLE = "system:kubelet-api-admin"
 KUBELET_API_BINDING = "fornax:apiserver-kubelet-client"
 # The node addresses the API server calls a kubelet at, in this order.
 KUBELET_ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
+# The cluster's CA certificate in its PKI directory (the control_plane role's and the kubelet
+# role's file name): the API server verifies the kubelets' serving certificates against it.
+CA_CERT = "ca.crt"
 # The kubelet's serving certificate (file stem in the node's PKI directory), signed by that CA
 # with the node's identity as subject, as a kubelet's CSR for one would carry.
 KUBELET_SERVING = "kubelet-serving"
@@ -319,17 +323,18 @@ def agent_manifests(
 
 def kubelet_client_args(pki_dir: str) -> list:
     """The kube-apiserver flags that make it present KUBELET_CLIENT's certificate to kubelets,
-    which it calls at their reported IP address first (KUBELET_ADDRESS_TYPES).
-
-    The kubelets' serving certificates are their own self-signed ones (the kubelet role signs
-    client certificates only), so no ``--kubelet-certificate-authority`` is given.
+    which it calls at their reported IP address first (KUBELET_ADDRESS_TYPES), and verify the
+    kubelet's serving certificate against the cluster's CA (CA_CERT): a kubelet must serve one
+    the kubelet role signed (``kubelet_serving``), a self-signed one is refused.
     """
     if not isinstance(pki_dir, str) or not pki_dir.startswith("/"):
         raise SecurityError(f"pki_dir: {pki_dir!r} must be an absolute path")
-    stem = f"{pki_dir.rstrip('/')}/{KUBELET_CLIENT}"
+    directory = pki_dir.rstrip("/")
+    stem = f"{directory}/{KUBELET_CLIENT}"
     return [
         f"--kubelet-client-certificate={stem}.crt",
         f"--kubelet-client-key={stem}.key",
+        f"--kubelet-certificate-authority={directory}/{CA_CERT}",
         # A node's name is its inventory host name, which the control plane may not resolve:
         # the address the kubelet reports comes first.
         f"--kubelet-preferred-address-types={','.join(KUBELET_ADDRESS_TYPES)}",

@@ -130,6 +130,8 @@ def test_the_kubelet_client_identity_has_the_kubelet_api_only():
     assert identity["args"] == [
         "--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.crt",
         "--kubelet-client-key=/etc/kubernetes/pki/apiserver-kubelet-client.key",
+        # the kubelets' serving certificates are verified: the cluster's CA, never skipped
+        "--kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt",
         "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
     ]
     [binding] = identity["manifests"]
