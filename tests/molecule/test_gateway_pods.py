@@ -9,7 +9,8 @@ its cluster's node (roles control_plane, edge_node), plus each cluster's gateway
 wanMac, dividers, VPC), the cascade. Then one busybox pod per cluster, started by the kubelets;
 `kubectl exec` and `kubectl logs` answer through the API server and the kubelets (the API
 server's kubelet-client certificate the control_plane role issues and binds to
-system:kubelet-api-admin); a ping from the pod in gwa to the pod in gwb (run in the pod's
+system:kubelet-api-admin), the API server verifying each kubelet against the cluster's CA (the
+serving certificate the kubelet role signed for the node's address); a ping from the pod in gwa to the pod in gwb (run in the pod's
 container by containerd, `ctr task exec`, so that the count is the ping's own) must be answered,
 and the gateways' counters must show each request lan_to_wan at gateway a and wan_to_lan at
 gateway b, and each reply the other way. Negative control: with the program detached from
@@ -36,6 +37,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -66,6 +69,8 @@ CLUSTERS = {
     "b": {"n": 62, "node": "10.89.72.13", "vni": 2001, "other": "a"},
 }
 CONTAINERD_SOCK = "/run/fornax/containerd/containerd.sock"  # the containerd role's socket
+KUBELET_PORT = 10250  # the kubelet role's kubelet_port
+UNIT_DIR = "/etc/systemd/system"  # where the control_plane role writes its units
 PINGS = 5
 pytestmark = pytest.mark.timeout(1800)
 
@@ -299,7 +304,19 @@ def running_pod(env: dict, work: Path, c: str) -> dict:
 
 def check_exec_and_logs(env: dict, work: Path, c: str) -> None:
     """kubectl exec and logs reach the pod through gw<c>'s API server and its node's kubelet
-    (answered "Unauthorized" while the API server called the kubelets anonymously)."""
+    (answered "Unauthorized" while the API server called the kubelets anonymously), which the
+    API server verifies (--kubelet-certificate-authority): the kubelet serves at the node's
+    address a certificate of gw<c>'s CA naming that address (this handshake fails on a
+    self-signed one, as the API server's would)."""
+    unit = sh("podman", "exec", container(c), "cat", UNIT_DIR + "/kube-apiserver.service", env=env)
+    assert "--kubelet-certificate-authority=" in unit, unit
+    address = CLUSTERS[c]["node"]
+    context = ssl.create_default_context(cafile=str(work / "eph" / "pki" / f"gw{c}" / "ca.crt"))
+    with (
+        socket.create_connection((address, KUBELET_PORT), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=address) as tls,
+    ):
+        assert ("DNS", container(c)) in tls.getpeercert()["subjectAltName"]
     pod = f"{TAG}-pod"
     assert kubectl(env, work, c, "exec", pod, "--", "echo", f"exec in gw{c}") == f"exec in gw{c}\n"
     assert f"{TAG} log line" in kubectl(env, work, c, "logs", pod)
