@@ -58,6 +58,11 @@ def host_address(index: int, role: int) -> str:
     return ".".join(str((value >> shift) & 255) for shift in (24, 16, 8, 0))
 
 
+def mac(index: int, role: int) -> str:
+    value = index * 2 + role + 1
+    return f"02:00:c6:{(value >> 16) & 255:02x}:{(value >> 8) & 255:02x}:{value & 255:02x}"
+
+
 def generated_tree(clusters: int = CLUSTERS, fan_out: int = FAN_OUT, vpcs: int = VPCS) -> dict:
     items = []
     for index in range(clusters):
@@ -73,7 +78,10 @@ def generated_tree(clusters: int = CLUSTERS, fan_out: int = FAN_OUT, vpcs: int =
                 },
                 {"name": f"{name}-gw", "roles": ["gateway"], "address": host_address(index, 1)},
             ],
-            "gateway": {"wanAddress": f"192.0.2.{index % 250 + 1}"},
+            "gateway": {
+                "wanAddress": f"192.0.2.{index % 250 + 1}",
+                "wanMac": mac(index, 0),
+            },
         }
         if index:
             item["parent"] = cluster_name((index - 1) // fan_out)
@@ -85,14 +93,23 @@ def generated_tree(clusters: int = CLUSTERS, fan_out: int = FAN_OUT, vpcs: int =
             {
                 "name": f"vpc-{index}",
                 "clusters": [
-                    {"cluster": cluster_name(m), "subnets": [f"172.{16 + k}.{index}.0/24"]}
+                    {
+                        "cluster": cluster_name(m),
+                        "subnets": [f"172.{16 + k}.{index}.0/24"],
+                        "divider": {"address": host_address(m, 1), "mac": mac(m, 1)},
+                    }
                     for k, m in enumerate(members)
                 ],
             }
         )
     return {
         "plugin": "centaurus.fornax.hierarchy",
-        "defaults": {"kubeDistro": "k3s", "hostVars": {"ansible_user": "debian"}},
+        # A fleet site.yml can roll out: no fornax_rollout_problems (each host carries them).
+        "defaults": {
+            "kubeDistro": "k3s",
+            "hostVars": {"ansible_user": "debian"},
+            "gateway": {"lanInterface": "eth1", "wanInterface": "eth0"},
+        },
         "clusters": items,
         "vpcs": networks,
     }

@@ -21,10 +21,16 @@ from .model import Cluster, Hierarchy
 
 CONTROL_PLANE = "control_plane"
 EDGE_NODE = "edge_node"
+# Sentences exported at most: every host carries the list (``ansible-inventory --list`` merges
+# group vars into each host's), so 1,180 problems of a 10,000-cluster tree cost 147 kB per
+# host, 20,000 hosts (a quadratic --list: 2,000 clusters took 174 s and 7 GB); and an operator
+# fixes the first few before reading a thousand.
+MAX_PROBLEMS = 50
 
 
 def rollout_problems(hierarchy: Hierarchy) -> list[str]:
-    """One sentence per cluster site.yml cannot roll out, in cluster name order."""
+    """One sentence per problem site.yml would meet, in cluster name order (at most
+    MAX_PROBLEMS, then a sentence counting the rest)."""
     problems = []
     for name in sorted(hierarchy.clusters):
         hosts = [h.name for h in hierarchy.clusters[name].hosts if CONTROL_PLANE in h.roles]
@@ -41,7 +47,15 @@ def rollout_problems(hierarchy: Hierarchy) -> list[str]:
             except NodeError as exc:
                 problems.append(f"cluster {name}: {exc}")
         problems.extend(gateway_problems(hierarchy, hierarchy.clusters[name]))
-    return problems
+    return capped(problems)
+
+
+def capped(problems: list[str], limit: int = MAX_PROBLEMS) -> list[str]:
+    """The first ``limit`` problems, and one sentence counting the rest."""
+    if len(problems) <= limit:
+        return problems
+    rest = len(problems) - limit
+    return [*problems[:limit], f"and {rest} more problem{'s' if rest > 1 else ''} like these"]
 
 
 # What the gateway role reads from fornax_gateway, with the file's field that sets it.

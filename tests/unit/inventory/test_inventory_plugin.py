@@ -22,6 +22,7 @@ from ansible_collections.centaurus.fornax.plugins.inventory.hierarchy import (
     EXAMPLES as EXAMPLES_TEXT,
 )
 from ansible_collections.centaurus.fornax.plugins.inventory.hierarchy import load_document
+from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy import rollout
 from ansible_collections.centaurus.fornax.plugins.module_utils.hierarchy.load import (
     load_hierarchy,
 )
@@ -607,3 +608,14 @@ def test_rollout_problems_name_what_the_gateway_role_would_lack(plugin, tmp_path
         {"192.0.2.2": "02:00:c0:00:02:02"},
         [{"vni": 1001, "address": "198.18.0.3", "mac": "02:00:c6:12:00:03"}],
     )
+
+
+def test_rollout_problems_are_capped_with_a_count_of_the_rest():
+    # Every host carries the list: a tree with thousands of problems must not make
+    # `ansible-inventory --list` quadratic, and the operator reads the first ones anyway.
+    problems = [f"cluster c{i}: broken" for i in range(rollout.MAX_PROBLEMS + 7)]
+    found = rollout.capped(problems)
+    assert found[: rollout.MAX_PROBLEMS] == problems[: rollout.MAX_PROBLEMS]
+    assert found[rollout.MAX_PROBLEMS :] == ["and 7 more problems like these"]
+    assert rollout.capped(problems[:3]) == problems[:3]
+    assert rollout.capped(problems[:4], 3)[-1] == "and 1 more problem like these"
