@@ -136,9 +136,7 @@ class ReportWriter:
                 self._write_one(client, shard, want)
                 wrote = True
         if wrote:
-            ended = time.monotonic()
-            self._spend(started, ended, self.writes - writes)
-            self.early_spacing = max(MAX_GAP, GAP_FACTOR * (ended - started))
+            self._spend(started, time.monotonic(), self.writes - writes)
         return wrote
 
     def idle(self) -> bool:
@@ -146,13 +144,15 @@ class ReportWriter:
         return self.waiting <= 1 and time.monotonic() >= self.next_write
 
     def _spend(self, started: float, ended: float, writes: int) -> None:
-        """Charge a round of ``writes`` from ``started`` to ``ended``; set the gap after it."""
+        """Charge a round of ``writes`` from ``started`` to ``ended``; set the gap after it and
+        the spacing of rounds begun inside a gap."""
         refilled = min(CREDIT, self.credit + (started - self.credit_at) / GAP_FACTOR)
         cost = max(0.0, ended - started - QUICK * writes)
         # A debt is bounded: it is waited out within MAX_GAP.
         self.credit = max(-MAX_GAP / GAP_FACTOR, refilled - cost)
         self.credit_at = ended
         self.next_write = ended + GAP_FACTOR * max(0.0, -self.credit)
+        self.early_spacing = max(MAX_GAP, GAP_FACTOR * (ended - started))
 
     def _try_shards(self, client: KubeClient, missions: dict[str, Any]) -> bool:
         """True when the parent holds this cluster's shards (its first one written here)."""
