@@ -16,8 +16,10 @@ refuses a tree deeper than ``fornax_max_tiers`` and the playbooks loop over ``fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..fornax.nodes import NodeError, node_pod_cidr
-from .model import Cluster, Hierarchy
+from .model import Cluster, Hierarchy, Vpc
 
 CONTROL_PLANE = "control_plane"
 EDGE_NODE = "edge_node"
@@ -32,6 +34,7 @@ def rollout_problems(hierarchy: Hierarchy) -> list[str]:
     """One sentence per problem site.yml would meet, in cluster name order (at most
     MAX_PROBLEMS, then a sentence counting the rest)."""
     problems = []
+    vpcs = vpcs_by_cluster(hierarchy)
     for name in sorted(hierarchy.clusters):
         hosts = [h.name for h in hierarchy.clusters[name].hosts if CONTROL_PLANE in h.roles]
         if len(hosts) != 1:
@@ -46,7 +49,7 @@ def rollout_problems(hierarchy: Hierarchy) -> list[str]:
                 node_pod_cidr(hierarchy.clusters[name].pod_cidr, nodes, nodes[0])
             except NodeError as exc:
                 problems.append(f"cluster {name}: {exc}")
-        problems.extend(gateway_problems(hierarchy, hierarchy.clusters[name]))
+        problems.extend(gateway_problems(hierarchy, hierarchy.clusters[name], vpcs.get(name, ())))
     return capped(problems)
 
 
@@ -67,9 +70,20 @@ GATEWAY_SETTINGS = (
 )
 
 
-def gateway_problems(hierarchy: Hierarchy, cluster: Cluster) -> list[str]:
+def vpcs_by_cluster(hierarchy: Hierarchy) -> dict[str, list[Vpc]]:
+    """Each cluster's VPCs in name order (one pass: asking every VPC about every cluster made
+    a 10,000-cluster, 100-VPC tree cost a million look-ups, most of the inventory's parse)."""
+    found: dict[str, list[Vpc]] = {}
+    for vpc in sorted(hierarchy.vpcs.values(), key=lambda v: v.name):
+        for name in dict.fromkeys(p.cluster for p in vpc.presences):
+            found.setdefault(name, []).append(vpc)
+    return found
+
+
+def gateway_problems(hierarchy: Hierarchy, cluster: Cluster, vpcs: Iterable[Vpc]) -> list[str]:
     """Why the gateway role cannot configure ``cluster``'s gateway host (site.yml applies it
-    to every host with role gateway)."""
+    to every host with role gateway); ``vpcs`` are the VPCs with a presence in ``cluster``
+    (``vpcs_by_cluster``)."""
     gateway = cluster.gateway
     if gateway is None:
         return []
@@ -79,7 +93,7 @@ def gateway_problems(hierarchy: Hierarchy, cluster: Cluster) -> list[str]:
         for attribute, field in GATEWAY_SETTINGS
         if getattr(gateway, attribute) is None
     ]
-    for vpc in sorted(hierarchy.vpcs.values(), key=lambda v: v.name):
+    for vpc in vpcs:
         here = [p for p in vpc.presences if p.cluster == cluster.name]
         others = sorted({p.cluster for p in vpc.presences} - {cluster.name})
         if not here or not others:
