@@ -34,7 +34,7 @@ def rollout_problems(hierarchy: Hierarchy) -> list[str]:
     """One sentence per problem site.yml would meet, in cluster name order (at most
     MAX_PROBLEMS, then a sentence counting the rest)."""
     problems = []
-    vpcs = vpcs_by_cluster(hierarchy)
+    vpcs = cluster_vpcs(hierarchy)
     for name in sorted(hierarchy.clusters):
         hosts = [h.name for h in hierarchy.clusters[name].hosts if CONTROL_PLANE in h.roles]
         if len(hosts) != 1:
@@ -70,7 +70,7 @@ GATEWAY_SETTINGS = (
 )
 
 
-def vpcs_by_cluster(hierarchy: Hierarchy) -> dict[str, list[Vpc]]:
+def cluster_vpcs(hierarchy: Hierarchy) -> dict[str, list[Vpc]]:
     """Each cluster's VPCs in name order (one pass: asking every VPC about every cluster made
     a 10,000-cluster, 100-VPC tree cost a million look-ups, most of the inventory's parse)."""
     found: dict[str, list[Vpc]] = {}
@@ -83,7 +83,7 @@ def vpcs_by_cluster(hierarchy: Hierarchy) -> dict[str, list[Vpc]]:
 def gateway_problems(hierarchy: Hierarchy, cluster: Cluster, vpcs: Iterable[Vpc]) -> list[str]:
     """Why the gateway role cannot configure ``cluster``'s gateway host (site.yml applies it
     to every host with role gateway); ``vpcs`` are the VPCs with a presence in ``cluster``
-    (``vpcs_by_cluster``)."""
+    (``cluster_vpcs``)."""
     gateway = cluster.gateway
     if gateway is None:
         return []
