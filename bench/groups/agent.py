@@ -8,6 +8,9 @@ mirrors, fornax_agent.mirrors.ParentMissions) plus a real report loop with its o
 least-privilege credential (hosted by two worker processes, sharing no cluster: the parent
 side is what is measured), 1,000 Missions, until every child reported every Mission
 (fanout_converge) and a's Missions count every cluster (fanout_status_folded).
+fanout_report_retries counts report writes that failed for good; fanout_throttled_requests the
+requests a's API server answered with 429 (retried by the client, so they are not failures, but
+they are work the parent refused: mirrors, statuses and reports alike).
 
 Every wait is bounded (FANOUT_WAIT from the first Mission created to the folded status, 180 s
 for the children's watches, 30 s per propagation probe): a run that cannot meet them fails
@@ -264,12 +267,17 @@ def run_children(share, reported, failed, synced, stop) -> None:
         print(f"[bench] light children: {count} report writes failed: {message}", flush=True)
 
 
-def requests_served(client: KubeClient) -> float:
-    total = 0.0
+def requests_served(client: KubeClient) -> tuple[float, float]:
+    """Requests the API server answered so far, and how many of them with 429 (too many in
+    flight: the harness runs it without priority and fairness; clients retry those)."""
+    total = refused = 0.0
     for line in client.request("GET", "/metrics").splitlines():
         if line.startswith("apiserver_request_total{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+            count = float(line.rsplit(" ", 1)[1])
+            total += count
+            if 'code="429"' in line:
+                refused += count
+    return total, refused
 
 
 def fanout(root: Path) -> dict[str, float]:
@@ -315,7 +323,7 @@ def fanout(root: Path) -> dict[str, float]:
             total = CHILDREN * (SUBTREE + 1)
             folded_view.wait(total, max(1.0, deadline - time.perf_counter()))
             folded = time.perf_counter()
-            served = requests_served(a) - before
+            served, throttled = (n - b for n, b in zip(requests_served(a), before, strict=True))
             sample = a.get(names.mission_path("f-0000"))
             hub_rss = agent_rss_mb(tree.members["a"].agent.pid)
             retries = group.failures()
@@ -332,6 +340,7 @@ def fanout(root: Path) -> dict[str, float]:
         "mission_status_bytes_1000_clusters": float(len(json.dumps(sample))),
         "mission_status_paths_1000_clusters": float(len(sample["status"]["states"])),
         "fanout_report_retries": float(retries),
+        "fanout_throttled_requests": throttled,
     }
 
 
