@@ -235,11 +235,15 @@ class ReportWriter:
             "PATCH", self.path(shard), body, content_type=JSON_PATCH, resend_safe=True
         )
         if self.grouped is None:
-            held = (answer or {}).get("spec") if isinstance(answer, dict) else None
-            self.grouped = isinstance(held, dict) and "groups" in held
-            if not self.grouped:
+            held = answer.get("spec") if isinstance(answer, dict) else None
+            if isinstance(held, dict) and "groups" in held:
+                self.grouped = True
+            elif not groups:
+                return True  # nothing grouped, so the shard is right: ask again next time
+            else:
+                self.grouped = False
                 log.info("the parent's ClusterReports hold no groups: entries one by one")
-        return self.grouped
+        return bool(self.grouped)
 
     def _read_whole(self, client: KubeClient) -> dict[str, Any]:
         current = client.get_or_none(self.path(WHOLE))

@@ -291,6 +291,9 @@ def test_a_lying_child_in_groups_is_bounded_and_costs_only_itself(tree):
     """The same child (after the test above: its Missions), now lying in a shard of groups,
     the compact form its agent writes."""
     wait_for(lambda: caught_up(tree, "gate") and caught_up(tree, "other"), 60, "caught up")
+    with tree.client("a") as a:  # b's agent writes its shards in groups
+        shard = a.get(names.clusterreport_path(f"b.{names.report_shard('gate')}"))
+    assert any("gate" in group["missions"] for group in shard["spec"]["groups"]), shard
     generation = status(tree, "gate")["observedGeneration"]
     other = status(tree, "other")
     tree.stop_agent("b")

@@ -158,6 +158,8 @@ def test_a_parent_whose_crd_predates_groups_gets_entries_one_by_one():
     for path, report in parent.reports.items():
         assert "groups" not in (report.get("spec") or {}), path
     writer.forget()  # a reconnection asks again: the parent's CRD may be new now
+    writer.write(parent, {})  # nothing to group: the answer tells nothing, the shards are right
+    assert writer.grouped is None and parent.missions("b") == {}
     parent.groups = True
     writer.write(parent, entries(40))
     assert writer.grouped is True
