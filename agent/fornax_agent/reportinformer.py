@@ -4,9 +4,10 @@ A parent with 200 children and 1,000 Missions holds 200,000 report entries (a ch
 its subtree's counts, the generation they are for). Decoded from JSON each is a few small dicts
 of its own, about 2 kB: 400 MB for entries that are nearly all alike (most Missions of one
 child stand in the same few states). So the cache keeps of a report only its name, version and
-entries, and an entry equal to one of the last few distinct entries of the same child is
-replaced by that one: equal entries are one object. Entries are shared, never edited in place
-(rollup.keep_entry says the same of what the parent keeps of them).
+entries (a shard's groups taken apart into entries: rollup.report_entries), and an entry equal
+to one of the last few distinct entries of the same child is replaced by that one: equal
+entries are one object. Entries are shared, never edited in place (rollup.keep_entry says the
+same of what the parent keeps of them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from typing import Any
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import report_entries
 
 from .informer import Informer
 
@@ -33,6 +35,8 @@ class ReportInformer(Informer):
             return obj  # malformed: the informer and the parent side say so
         missions = spec.get("missions")
         child = names.report_owner(str(meta.get("name") or ""))[0]
+        if "groups" in spec:  # a shard of grouped entries: Mission -> entry, as one by one
+            missions = report_entries(child, str(meta.get("name")), spec)
         if isinstance(missions, dict):
             missions = {
                 sys.intern(k) if isinstance(k, str) else k: self._shared(child, v)

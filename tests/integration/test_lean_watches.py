@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fornax_agent.mirrors import RECHECK_SECONDS
 
-from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names, rollup
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import KubeClient
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.config import (
     settings_from_kubeconfig,
@@ -56,7 +56,7 @@ def reported_generation(tree: FornaxTree, parent: str, child: str, name: str) ->
     """The generation ``child`` reports for Mission ``name`` on ``parent`` (its shard)."""
     with tree.client(parent) as client:
         shard = client.get(names.clusterreport_path(f"{child}.{names.report_shard(name)}"))
-    entry = ((shard.get("spec") or {}).get("missions") or {}).get(name) or {}
+    entry = rollup.report_entries(child, name, shard.get("spec") or {}).get(name) or {}
     return entry.get("generation")
 
 

@@ -29,6 +29,7 @@ import pytest
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import limits, names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import states as st
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
+    JSON_PATCH,
     KubeApiError,
     KubeClient,
 )
@@ -269,6 +270,71 @@ def test_a_lying_child_cannot_change_the_rest_of_the_tree(tree, tmp_path):
     assert log.count("'b/UPPER'") == 1  # folded again and again, logged once
 
     # b's agent back: its honest report replaces the lies.
+    tree.start_agent("b")
+    wait_for(
+        lambda: set(status(tree, "gate").get("states", {})) == {"b", *SIBLINGS},
+        30,
+        "b's honest report back at a",
+    )
+    assert_truthful(status(tree, "gate"))
+
+
+def write_shard(tree: FornaxTree, mission_name: str, spec: dict[str, Any]) -> None:
+    """Replace the spec of b's shard of ``mission_name`` on a, as b's own identity."""
+    path = names.clusterreport_path(f"b.{names.report_shard(mission_name)}")
+    body = [{"op": "add", "path": "/spec", "value": spec}]
+    with b_on_a(tree) as b:
+        b.request("PATCH", path, body, content_type=JSON_PATCH)
+
+
+def test_a_lying_child_in_groups_is_bounded_and_costs_only_itself(tree):
+    """The same child (after the test above: its Missions), now lying in a shard of groups,
+    the compact form its agent writes."""
+    wait_for(lambda: caught_up(tree, "gate") and caught_up(tree, "other"), 60, "caught up")
+    with tree.client("a") as a:  # b's agent writes its shards in groups
+        shard = a.get(names.clusterreport_path(f"b.{names.report_shard('gate')}"))
+    assert any("gate" in group["missions"] for group in shard["spec"]["groups"]), shard
+    generation = status(tree, "gate")["observedGeneration"]
+    other = status(tree, "other")
+    tree.stop_agent("b")
+    honest = {"states": {"b": "applied"}, "generation": other["observedGeneration"]}
+    rest = {"other": honest} if names.report_shard("other") == names.report_shard("gate") else {}
+
+    # 1. Refused at admission, naming the field: too many groups, a huge state, a bad generation.
+    refused = {
+        "too many groups": [{"missions": {"gate": generation}}] * (limits.MAX_REPORT_GROUPS + 1),
+        "a 1 MiB state": [{"states": {"b": "x" * (1 << 20)}, "missions": {"gate": generation}}],
+        "a negative generation": [{"states": {"b": "applied"}, "missions": {"gate": -1}}],
+    }
+    for lie, groups in refused.items():
+        with pytest.raises(KubeApiError) as caught:
+            write_shard(tree, "gate", {"groups": groups, "missions": rest})
+        assert caught.value.status == 422, (lie, caught.value)
+        assert "spec.groups" in str(caught.value), (lie, caught.value)
+
+    # 2. Passes admission: forged paths dropped, a group without Missions and a Mission named
+    # twice ignored; the siblings, the other Mission and a's agent untouched.
+    lie = {"b": "applied", "b/ok": "applied", "s1": "applied"}
+    groups = [
+        {"states": lie, "missions": {"gate": generation, "ghost": 1}},
+        {"states": {"b": "failed: twice"}, "missions": {"gate": generation}},
+        {"states": {"b": "applied"}},
+    ]
+    write_shard(tree, "gate", {"groups": groups, "missions": rest})
+    found = wait_for(
+        lambda: "b/ok" in status(tree, "gate").get("states", {}) and status(tree, "gate"),
+        20,
+        "a folded the groups",
+    )
+    assert found["states"]["b"] == "applied"
+    assert set(found["states"]) == {"b", "b/ok", *SIBLINGS}
+    assert_truthful(found)
+    assert status(tree, "other")["states"] == other["states"]
+    assert tree.members["a"].agent is not None and tree.members["a"].agent.alive
+    log = (tree["a"].dir / "logs" / "agent.log").read_text()
+    assert "groups[1]: Mission 'gate' named twice" in log
+    assert "groups[2]" in log and "holds no mapping of Missions" in log
+
     tree.start_agent("b")
     wait_for(
         lambda: set(status(tree, "gate").get("states", {})) == {"b", *SIBLINGS},

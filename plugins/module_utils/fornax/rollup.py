@@ -22,7 +22,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from .limits import MAX_CLUSTERS, MAX_PATHS, OTHERS
+from .limits import MAX_CLUSTERS, MAX_PATHS, MAX_REPORT_GROUPS, OTHERS
 from .states import (
     CLUSTERS,
     FOLDED_COUNTS,
@@ -186,6 +186,104 @@ class ReportComposer:
             missions[name] = entry
         self._cache = cache
         return missions
+
+
+# -- a report shard on the wire: entries alike go as one group ----------------------------------
+
+_ENTRY_KEYS = frozenset(("states", "subtreeSummaries", "generation"))
+
+
+def _content_key(entry: Mapping[str, Any]) -> Any:
+    """What makes two entries alike (all but the generation), hashable."""
+    states = tuple(sorted((entry.get("states") or {}).items()))
+    summaries = entry.get("subtreeSummaries") or {}
+    return states, tuple(sorted((k, tuple(sorted(v.items()))) for k, v in summaries.items()))
+
+
+def _groupable(entry: Any) -> bool:
+    if not isinstance(entry, Mapping) or not set(entry) <= _ENTRY_KEYS:
+        return False
+    generation = entry.get("generation")
+    return isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0
+
+
+def group_entries(missions: Mapping[str, Any]) -> tuple:
+    """(groups, rest): a shard's entries (Mission -> entry, as ``compose_report`` makes them)
+    as ``spec.groups`` and ``spec.missions`` of its ClusterReport.
+
+    Missions whose entries differ only in their generation form one group, ``{"states",
+    "subtreeSummaries", "missions": {Mission: generation}}``, in the order of their first
+    Mission; at most MAX_REPORT_GROUPS groups. An entry without a generation, or alike none of
+    the groups when there are that many, goes one by one in ``rest``.
+    """
+    groups: list = []
+    rest: dict = {}
+    index: dict = {}
+    for name, entry in missions.items():
+        if not _groupable(entry):
+            rest[name] = entry
+            continue
+        key = _content_key(entry)
+        at = index.get(key)
+        if at is None:
+            if len(groups) >= MAX_REPORT_GROUPS:
+                rest[name] = entry
+                continue
+            at = index[key] = len(groups)
+            group: dict = {"states": entry.get("states") or {}, "missions": {}}
+            if entry.get("subtreeSummaries"):
+                group["subtreeSummaries"] = entry["subtreeSummaries"]
+            groups.append(group)
+        groups[at]["missions"][name] = entry["generation"]
+    return groups, rest
+
+
+def report_entries(child: str, report: str, spec: Mapping[str, Any]) -> dict:
+    """Mission -> entry of ClusterReport ``report`` of ``child`` (its ``spec``): the entries of
+    ``spec.missions``, then those of each of ``spec.groups`` (the group's states and summaries,
+    the Mission's generation). Entries are not checked here (``keep_entry`` does that); a group
+    that is not a mapping with a mapping of Missions, a group past MAX_REPORT_GROUPS and a
+    Mission named a second time are ignored, and logged once. Entries of one group and
+    generation are one object: keep them shared, never edit one in place.
+    """
+    found = _Findings(child)
+    raw = spec.get("missions")
+    entries = dict(raw) if isinstance(raw, Mapping) else {}
+    if raw is not None and not isinstance(raw, Mapping):
+        found.add(f"missions: {_shown(raw)} is not a mapping: ignored")
+    groups = spec.get("groups")
+    if groups is not None and not isinstance(groups, list):
+        found.add(f"groups: {_shown(groups)} is not a list: ignored")
+        groups = []
+    for i, group in enumerate(groups or []):
+        if i >= MAX_REPORT_GROUPS:
+            found.add(f"groups: more than {MAX_REPORT_GROUPS}: the rest ignored", len(groups) - i)
+            break
+        _expand_group(i, group, entries, found)
+    lines = found.result()
+    if lines:
+        _report(None, [f"report {report}: {line}" for line in lines])
+    return entries
+
+
+def _expand_group(i: int, group: Any, entries: dict, found: _Findings) -> None:
+    members = group.get("missions") if isinstance(group, Mapping) else None
+    if not isinstance(members, Mapping):
+        found.add(f"groups[{i}]: {_shown(group)} holds no mapping of Missions: ignored")
+        return
+    shared = {k: group[k] for k in ("states", "subtreeSummaries") if k in group}
+    made: dict = {}  # generation -> the entry of this group at that generation
+    for name, generation in members.items():
+        if name in entries:
+            found.add(f"groups[{i}]: Mission {_shown(name)} named twice: the first kept")
+            continue
+        hashable = isinstance(generation, int) and not isinstance(generation, bool)
+        entry = made.get(generation) if hashable else None
+        if entry is None:
+            entry = {**shared, "generation": generation}
+            if hashable:
+                made[generation] = entry
+        entries[name] = entry
 
 
 def caught_up(

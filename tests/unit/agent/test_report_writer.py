@@ -7,11 +7,14 @@ scenarios in tests/integration/fornax_tree and by ``make bench BENCH=agent``.
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from fornax_agent import report as report_module
 from fornax_agent.report import ReportMissing, ReportWriter, split
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.rollup import report_entries
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.client import (
     KubeApiError,
     KubeUnreachable,
@@ -20,10 +23,11 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.patch import 
 
 
 class StubParent:
-    def __init__(self, reports: list[str]) -> None:
+    def __init__(self, reports: list[str], groups: bool = True) -> None:
         self.reports = {names.clusterreport_path(r): {"metadata": {"name": r}} for r in reports}
         self.calls: list[tuple[str, str]] = []
         self.fail_next = False
+        self.groups = groups  # False: a CRD before groups (the API server drops the field)
 
     def _report(self, path: str) -> dict:
         if path not in self.reports:
@@ -45,7 +49,9 @@ class StubParent:
         self._maybe_fail()
         report = self._report(path)
         assert body[0]["op"] == "add" and body[0]["path"] == "/spec"
-        report["spec"] = body[0]["value"]
+        value = body[0]["value"]
+        report["spec"] = value if self.groups else {k: v for k, v in value.items() if k != "groups"}
+        return copy.deepcopy(report)
 
     def _maybe_fail(self) -> None:
         if self.fail_next:
@@ -56,7 +62,7 @@ class StubParent:
         found = {}
         for path, report in self.reports.items():
             if path.rsplit("/", 1)[1].startswith(f"{cluster}."):
-                found.update((report.get("spec") or {}).get("missions") or {})
+                found.update(report_entries(cluster, path, report.get("spec") or {}))
         return found
 
 
@@ -64,12 +70,13 @@ def entries(count: int) -> dict:
     return {f"m{i}": {"states": {"b": "applied"}, "generation": 1} for i in range(count)}
 
 
-def shard_parent(cluster: str = "b") -> StubParent:
-    return StubParent([cluster, *names.report_shard_names(cluster)])
+def shard_parent(cluster: str = "b", groups: bool = True) -> StubParent:
+    return StubParent([cluster, *names.report_shard_names(cluster)], groups)
 
 
-def test_shards_hold_every_mission_and_a_change_rewrites_one_shard():
-    parent = shard_parent()
+@pytest.mark.parametrize("groups", [True, False], ids=["groups", "crd-before-groups"])
+def test_shards_hold_every_mission_and_a_change_rewrites_one_shard(groups):
+    parent = shard_parent(groups=groups)
     writer = ReportWriter("b")
     missions = entries(200)
     assert writer.write(parent, missions)
@@ -79,7 +86,8 @@ def test_shards_hold_every_mission_and_a_change_rewrites_one_shard():
     changed = dict(missions, m7={"states": {"b": "failed: x"}, "generation": 1})
     writer.write(parent, changed)
     shard = names.report_shard("m7")
-    assert parent.calls == [("PATCH", names.clusterreport_path(f"b.{shard}"))]
+    method = "PATCH-json" if groups else "PATCH"  # a shard in groups is replaced whole
+    assert parent.calls == [(method, names.clusterreport_path(f"b.{shard}"))]
     assert parent.missions("b") == changed
     parent.calls.clear()
     assert not writer.write(parent, changed)  # nothing changed: nothing sent
@@ -123,6 +131,39 @@ def test_a_failed_write_is_replaced_whole_next_time():
     writer.write(parent, entries(10))
     assert any(method == "PATCH-json" for method, _path in parent.calls)
     assert parent.missions("b") == entries(10)
+
+
+def test_alike_entries_go_as_one_group_of_a_shard():
+    parent = shard_parent()
+    writer = ReportWriter("b")
+    missions = dict(entries(200), m7={"states": {"b": "failed: x"}, "generation": 2})
+    writer.write(parent, missions)
+    assert writer.grouped is True
+    spec = parent.reports[names.clusterreport_path(f"b.{names.report_shard('m7')}")]["spec"]
+    assert [g["states"] for g in spec["groups"]] in (
+        [{"b": "applied"}, {"b": "failed: x"}],
+        [{"b": "failed: x"}, {"b": "applied"}],
+    )
+    assert "missions" not in spec  # every entry fits a group
+    assert spec["missionCount"] == sum(len(g["missions"]) for g in spec["groups"])
+    assert parent.missions("b") == missions
+
+
+def test_a_parent_whose_crd_predates_groups_gets_entries_one_by_one():
+    parent = shard_parent(groups=False)
+    writer = ReportWriter("b")
+    writer.write(parent, entries(40))
+    assert writer.grouped is False
+    assert parent.missions("b") == entries(40)
+    for path, report in parent.reports.items():
+        assert "groups" not in (report.get("spec") or {}), path
+    writer.forget()  # a reconnection asks again: the parent's CRD may be new now
+    writer.write(parent, {})  # nothing to group: the answer tells nothing, the shards are right
+    assert writer.grouped is None and parent.missions("b") == {}
+    parent.groups = True
+    writer.write(parent, entries(40))
+    assert writer.grouped is True
+    assert parent.missions("b") == entries(40)
 
 
 def test_split_places_each_mission_in_its_shard():
@@ -247,14 +288,14 @@ def test_on_a_parent_slower_than_max_gap_per_round_a_settled_burst_keeps_the_gap
     monkeypatch.setattr(report_module.time, "monotonic", lambda: clock[0])
     writer = ReportWriter("b")
     parent = shard_parent()
-    slow_patch = parent.patch
+    slow_request = parent.request
 
-    def slow(path, body):
+    def slow(method, path, body, **kwargs):  # a shard in groups goes as a JSON patch
         clock[0] += 40.0 / names.REPORT_SHARDS
-        slow_patch(path, body)
+        return slow_request(method, path, body, **kwargs)
 
     writer.write(parent, entries(1))  # the first round after connecting (replaces whole)
-    parent.patch = slow
+    parent.request = slow
     writer.write(parent, entries(40))  # a long round: 40 s
     assert writer.pause() == pytest.approx(report_module.MAX_GAP)
     for _unused in range(report_module.BURST_CHANGES):

@@ -59,3 +59,15 @@ def test_malformed_reports_pass_through_for_the_parent_side_to_judge():
     assert cache.shape({"metadata": "x"}) == {"metadata": "x"}
     odd = cache.shape(report("b.0", {}) | {"spec": {"missions": ["not", "a", "map"]}})
     assert odd["spec"]["missions"] == ["not", "a", "map"]
+
+
+def test_a_shard_in_groups_is_taken_apart_into_shared_entries():
+    cache = informer()
+    grouped = report("b.0", {})
+    grouped["spec"]["groups"] = [
+        {"states": {"b": "applied", "b/c": "applied"}, "missions": {f"m{i}": 1 for i in range(9)}}
+    ]
+    missions = cache.shape(grouped)["spec"]["missions"]
+    assert missions["m0"] == entry("applied") and missions["m0"] is missions["m8"]
+    plain = cache.shape(report("b.1", {"x": entry("applied")}))["spec"]["missions"]
+    assert plain["x"] is missions["m0"]  # one object with the child's entries one by one

@@ -34,20 +34,26 @@ def rules(node: dict[str, Any]) -> list[str]:
 MISSION = schema("mission.yaml")
 REPORT = schema("clusterreport.yaml")
 EDGECLUSTER = schema("edgecluster.yaml")
-STATE_MAPS = [dig(MISSION, "status", "states"), dig(REPORT, "spec", "missions", "*", "states")]
+GROUP = dig(REPORT, "spec", "groups")["items"]
+STATE_MAPS = [
+    dig(MISSION, "status", "states"),
+    dig(REPORT, "spec", "missions", "*", "states"),
+    dig(GROUP, "states"),
+]
 SUMMARY_MAPS = [
     dig(MISSION, "status", "subtreeSummaries"),
     dig(REPORT, "spec", "missions", "*", "subtreeSummaries"),
+    dig(GROUP, "subtreeSummaries"),
 ]
 
 
-@pytest.mark.parametrize("node", STATE_MAPS, ids=["mission", "report"])
+@pytest.mark.parametrize("node", STATE_MAPS, ids=["mission", "report", "group"])
 def test_state_maps_are_bounded_like_the_rollup(node):
     assert node["maxProperties"] == limits.MAX_PATHS
     assert node["additionalProperties"] == {"type": "string", "maxLength": limits.MAX_STATE_LENGTH}
 
 
-@pytest.mark.parametrize("node", SUMMARY_MAPS, ids=["mission", "report"])
+@pytest.mark.parametrize("node", SUMMARY_MAPS, ids=["mission", "report", "group"])
 def test_summary_maps_are_bounded_like_the_rollup(node):
     assert node["maxProperties"] == limits.MAX_PATHS
     counts = node["additionalProperties"]["properties"]
@@ -97,6 +103,11 @@ def test_generations_are_not_negative():
     assert dig(MISSION, "status", "observedGeneration")["minimum"] == 0
     assert dig(REPORT, "spec", "missions", "*", "generation")["minimum"] == 0
     assert dig(REPORT, "spec", "missionCount")["minimum"] == 0
+    assert dig(GROUP, "missions", "*")["minimum"] == 0
+
+
+def test_a_report_shard_holds_at_most_the_groups_a_parent_takes():
+    assert dig(REPORT, "spec", "groups")["maxItems"] == limits.MAX_REPORT_GROUPS
 
 
 @pytest.mark.parametrize(

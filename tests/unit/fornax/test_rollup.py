@@ -162,3 +162,70 @@ def test_caught_up_needs_own_execution_and_the_subtree():
     assert rollup.caught_up(7, local_generation=2, executed=1, observed=2) == 6
     assert rollup.caught_up(7, local_generation=2, executed=2, observed=1) == 6
     assert rollup.caught_up(7, local_generation=2, executed=None, observed=None) == 6
+
+
+# -- a report shard on the wire: groups of alike entries -----------------------------------------
+
+
+def _entry(state: str, generation: int = 1, **more) -> dict:
+    return {"states": {"b": state, "b/c": state}, "generation": generation, **more}
+
+
+def test_alike_entries_go_as_one_group_and_come_back_as_they_were():
+    summaries = {"b/d": {"clusters": 3, "matched": 3, "ready": 3, "failed": 0, "unreachable": 0}}
+    missions = {
+        "m1": _entry("applied", 1),
+        "m2": _entry("applied", 4),
+        "m3": _entry("failed: x", 1),
+        "m4": _entry("applied", 2, subtreeSummaries=summaries),
+        "m5": {"states": {"b": "applied", "b/c": "applied"}},  # no generation: one by one
+    }
+    groups, rest = rollup.group_entries(missions)
+    assert [g["missions"] for g in groups] == [{"m1": 1, "m2": 4}, {"m3": 1}, {"m4": 2}]
+    assert groups[2]["subtreeSummaries"] == summaries
+    assert rest == {"m5": missions["m5"]}
+    back = rollup.report_entries("b", "b.3", {"groups": groups, "missions": rest})
+    assert back == missions
+
+
+def test_entries_past_the_last_group_go_one_by_one():
+    missions = {f"m{i}": _entry(f"failed: {i}") for i in range(rollup.MAX_REPORT_GROUPS + 5)}
+    groups, rest = rollup.group_entries(missions)
+    assert len(groups) == rollup.MAX_REPORT_GROUPS
+    assert len(rest) == 5
+    assert rollup.report_entries("b", "b.0", {"groups": groups, "missions": rest}) == missions
+
+
+def test_entries_of_one_group_and_generation_are_one_object():
+    groups, _rest = rollup.group_entries({f"m{i}": _entry("applied", 1 + i % 2) for i in range(6)})
+    back = rollup.report_entries("b", "b.0", {"groups": groups})
+    assert back["m0"] is back["m2"] is back["m4"]
+    assert back["m1"] is back["m3"] and back["m0"] is not back["m1"]
+
+
+def test_a_hostile_shard_of_groups_costs_only_its_child(caplog):
+    ok = {"states": {"b": "applied"}, "missions": {"m1": 1}}
+    spec = {
+        "missions": {"m2": _entry("applied")},
+        "groups": [
+            ok,
+            "not a group",
+            {"states": {"b": "applied"}, "missions": ["m3"]},
+            {"states": {"b": "failed: x"}, "missions": {"m1": 1, "m2": 1, "m4": "two"}},
+        ],
+    }
+    with caplog.at_level("WARNING"):
+        back = rollup.report_entries("b", "b.0", spec)
+    assert back["m1"]["states"] == {"b": "applied"}  # named twice: the first kept
+    assert back["m2"] == _entry("applied")
+    assert "m3" not in back  # its group is malformed: not reported (pending)
+    kept = rollup.keep_entry("b", "m4", back["m4"])  # a generation that is no number
+    assert kept == {"states": {"b": "failed: x"}}
+    text = caplog.text
+    assert "report b.0: child b: groups[1]: 'not a group' holds no mapping of Missions" in text
+    assert "groups[2]" in text and "named twice" in text
+    assert rollup.report_entries("b", "b.1", {"groups": {"m": 1}}) == {}
+    many = {"groups": [{"missions": {f"m{i}": 1}} for i in range(rollup.MAX_REPORT_GROUPS + 2)]}
+    with caplog.at_level("WARNING"):
+        assert len(rollup.report_entries("b", "b.2", many)) == rollup.MAX_REPORT_GROUPS
+    assert f"groups: more than {rollup.MAX_REPORT_GROUPS}: the rest ignored" in caplog.text
