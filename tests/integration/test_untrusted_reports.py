@@ -66,6 +66,16 @@ def status(tree: FornaxTree, name: str) -> dict[str, Any]:
     return found.get("status") or {}
 
 
+def folded(tree: FornaxTree, name: str, path: str, what: str) -> dict[str, Any]:
+    """Mission ``name``'s status at a once it shows ``path`` (one GET per poll)."""
+
+    def holds() -> dict[str, Any] | None:
+        found = status(tree, name)
+        return found if path in found.get("states", {}) else None
+
+    return wait_for(holds, 20, what)
+
+
 def caught_up(tree: FornaxTree, name: str) -> bool:
     """The status at a is for the Mission's current generation."""
     with tree.client("a") as a:
@@ -213,11 +223,7 @@ def test_a_lying_child_cannot_change_the_rest_of_the_tree(tree, tmp_path):
     }
     honest_other = {"states": {"b": "applied"}, "generation": other["observedGeneration"]}
     write_report(tree, {"gate": lie, "other": honest_other})
-    found = wait_for(
-        lambda: "b/ctl" in status(tree, "gate").get("states", {}) and status(tree, "gate"),
-        20,
-        "a folded the lie",
-    )
+    found = folded(tree, "gate", "b/ctl", "a folded the lie")
     assert found["states"]["b/ctl"] == "applied [2J forged line"
     assert set(found["states"]) == {"b", "b/ctl", *SIBLINGS}
     assert found["subtreeSummaries"] == {"b/x": dict.fromkeys(st.FOLDED_COUNTS, 0)}
@@ -321,11 +327,7 @@ def test_a_lying_child_in_groups_is_bounded_and_costs_only_itself(tree):
         {"states": {"b": "applied"}},
     ]
     write_shard(tree, "gate", {"groups": groups, "missions": rest})
-    found = wait_for(
-        lambda: "b/ok" in status(tree, "gate").get("states", {}) and status(tree, "gate"),
-        20,
-        "a folded the groups",
-    )
+    found = folded(tree, "gate", "b/ok", "a folded the groups")
     assert found["states"]["b"] == "applied"
     assert set(found["states"]) == {"b", "b/ok", *SIBLINGS}
     assert_truthful(found)
