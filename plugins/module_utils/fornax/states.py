@@ -169,18 +169,6 @@ def clamp_counts(counts: Any, cap: int = MAX_CLUSTERS) -> dict:
     }
 
 
-def _cel(key: str) -> str:
-    return f"(has(self.{key}) ? self.{key} : 0)"
-
-
-# clamp_counts' rules as the CRDs state them (admission refuses folded counts that disagree).
-COUNTS_AGREE_CEL = (
-    f"{_cel(MATCHED)} <= {_cel(CLUSTERS)} && "
-    f"{_cel(READY)} + {_cel(FAILED)} <= {_cel(MATCHED)} && "
-    f"{_cel(UNREACHABLE_CLASS)} <= {_cel(CLUSTERS)} - {_cel(MATCHED)}"
-)
-
-
 def empty_counts() -> dict:
     return dict.fromkeys((*FOLDED_COUNTS, NOT_MATCHED), 0)
 
