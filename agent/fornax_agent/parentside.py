@@ -50,7 +50,7 @@ STATUS_WRITERS = 4  # Mission status writes in flight at once
 # Writes submitted and not yet answered, at most: the fold goes on as the API server answers,
 # so a slow parent slows the writes down (and folds waiting meanwhile merge) whatever the budget.
 STATUS_BACKLOG = 2 * STATUS_WRITERS
-PARTIAL_WAIT = 10.0  # seconds a status still waiting for children may wait behind settled ones
+PARTIAL_WAIT = 10.0  # seconds a status still waiting for children waits before it is written
 KIND_LINE = re.compile(r"(?m)^kind:\s*['\"]?([A-Za-z0-9]+)")
 HEALTH_LENGTH = 64  # a child's health strings are cut to this (they are told, not trusted)
 
@@ -281,10 +281,10 @@ class ParentSide:
     def fold(self) -> None:
         """Fold the marked Missions, a batch at a time, within the status write budget.
 
-        Settled Missions (every connected child reported the current generation) go first; one
-        still waiting for children is written when nothing settled waits, or after
-        PARTIAL_WAIT: under a burst the budget goes to statuses that are final, and a Mission
-        is not rewritten once per child that reports it.
+        A settled Mission (every connected child reported the current generation) is written
+        at once; one still waiting for children when it settles, or PARTIAL_WAIT after it was
+        first asked for, whichever comes first: under a burst the budget goes to statuses that
+        are final, and a Mission is not rewritten once per child that reports it.
         """
         if not (self.missions.synced.is_set() and self.reports.synced.is_set()):
             self.queue.add("fold", RETRY_DELAY)
@@ -305,7 +305,11 @@ class ParentSide:
         self.queue.add("fold")  # more may wait: let work of a higher class go first
 
     def _next_fold(self) -> str | None:
-        """The next Mission to fold now: settled first, then those waiting longest."""
+        """The next Mission to fold now: one waiting for children whose time has come, else the
+        next asked for that has settled. One still waiting is not written before its time, even
+        when nothing else waits: under a burst the children's reports keep every Mission
+        unsettled, and writing them whenever the writer was idle took the parent's API server
+        from the mirrors and the reports (docs/agent.md, "Bursts on a busy parent")."""
         now = time.monotonic()
         while True:
             with self.lock:
@@ -314,19 +318,18 @@ class ParentSide:
                     del self.partial[due[0]]
                     return due[0]
                 if not self.fold_pending:
-                    if not self.partial:
-                        return None
-                    name = min(self.partial, key=self.partial.__getitem__)
-                    del self.partial[name]
-                    return name
+                    return None
                 name = next(iter(self.fold_pending))
                 del self.fold_pending[name]
-                if name in self.partial:
-                    continue  # already waiting: its turn comes
+                waiting = name in self.partial
             if self._settled(name):
+                if waiting:
+                    with self.lock:
+                        self.partial.pop(name, None)
                 return name
-            with self.lock:
-                self.partial[name] = now + PARTIAL_WAIT
+            if not waiting:  # a Mission already waiting keeps its time
+                with self.lock:
+                    self.partial[name] = now + PARTIAL_WAIT
 
     def _settled(self, name: str) -> bool:
         local = self.missions.get(name)
