@@ -68,8 +68,8 @@ MAX_GAP = 30.0  # seconds: the longest pause between two rounds of report writes
 CREDIT = 0.2  # seconds of write time a child may spend before the gap applies
 QUICK = 0.05  # seconds: a write answered within this costs no credit (the parent keeps up)
 BURST_CHANGES = 16  # changes waiting that make a burst
-SETTLE = 0.25  # seconds without a change after which a burst is written
-MAX_AGE = 5.0  # seconds: a burst's first change waits at most this long
+SETTLE = 1.0  # seconds without a change after which a burst is written
+MAX_AGE = 10.0  # seconds: a burst's first change waits at most this long (docs/agent.md)
 WHOLE = None  # the shard key of the whole report <cluster>
 
 log = logging.getLogger(__name__)

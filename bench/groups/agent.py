@@ -8,9 +8,12 @@ mirrors, fornax_agent.mirrors.ParentMissions) plus a real report loop with its o
 least-privilege credential (hosted by two worker processes, sharing no cluster: the parent
 side is what is measured), 1,000 Missions, until every child reported every Mission
 (fanout_converge) and a's Missions count every cluster (fanout_status_folded).
-fanout_report_retries counts report writes that failed for good; fanout_throttled_requests the
-requests a's API server answered with 429 (retried by the client, so they are not failures, but
-they are work the parent refused: mirrors, statuses and reports alike).
+fanout_report_retries counts report writes that failed for good; fanout_report_writes and
+fanout_status_writes the PATCHes of ClusterReports and of Mission statuses a's API server
+answered (how many rounds the children wrote explains most of a run's time);
+fanout_throttled_requests the requests a's API server answered with 429 (retried by the client,
+so they are not failures, but they are work the parent refused: mirrors, statuses and reports
+alike).
 
 Every wait is bounded (FANOUT_WAIT from the first Mission created to the folded status, 180 s
 for the children's watches, 30 s per propagation probe): a run that cannot meet them fails
@@ -267,17 +270,23 @@ def run_children(share, reported, failed, synced, stop) -> None:
         print(f"[bench] light children: {count} report writes failed: {message}", flush=True)
 
 
-def requests_served(client: KubeClient) -> tuple[float, float]:
-    """Requests the API server answered so far, and how many of them with 429 (too many in
-    flight: the harness runs it without priority and fairness; clients retry those)."""
-    total = refused = 0.0
+def requests_served(client: KubeClient) -> tuple[float, float, float, float]:
+    """Requests the API server answered so far, how many of them with 429 (too many in
+    flight: the harness runs it without priority and fairness; clients retry those), and how
+    many were report writes (PATCH of ClusterReports) and Mission status writes."""
+    total = refused = reports = statuses = 0.0
     for line in client.request("GET", "/metrics").splitlines():
         if line.startswith("apiserver_request_total{"):
             count = float(line.rsplit(" ", 1)[1])
             total += count
             if 'code="429"' in line:
                 refused += count
-    return total, refused
+            if 'verb="PATCH"' in line and 'resource="clusterreports"' in line:
+                reports += count
+            status = 'resource="missions"' in line and 'subresource="status"' in line
+            if status and 'verb="PATCH"' in line:
+                statuses += count
+    return total, refused, reports, statuses
 
 
 def fanout(root: Path) -> dict[str, float]:
@@ -323,7 +332,9 @@ def fanout(root: Path) -> dict[str, float]:
             total = CHILDREN * (SUBTREE + 1)
             folded_view.wait(total, max(1.0, deadline - time.perf_counter()))
             folded = time.perf_counter()
-            served, throttled = (n - b for n, b in zip(requests_served(a), before, strict=True))
+            served, throttled, reports, statuses = (
+                n - b for n, b in zip(requests_served(a), before, strict=True)
+            )
             sample = a.get(names.mission_path("f-0000"))
             hub_rss = agent_rss_mb(tree.members["a"].agent.pid)
             retries = group.failures()
@@ -341,6 +352,8 @@ def fanout(root: Path) -> dict[str, float]:
         "mission_status_paths_1000_clusters": float(len(sample["status"]["states"])),
         "fanout_report_retries": float(retries),
         "fanout_throttled_requests": throttled,
+        "fanout_report_writes": reports,
+        "fanout_status_writes": statuses,
     }
 
 
