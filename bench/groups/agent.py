@@ -281,10 +281,10 @@ def requests_served(client: KubeClient) -> tuple[float, float, float, float]:
             total += count
             if 'code="429"' in line:
                 refused += count
-            if 'verb="PATCH"' in line and 'resource="clusterreports"' in line:
+            patch = 'verb="PATCH"' in line
+            if patch and 'resource="clusterreports"' in line:
                 reports += count
-            status = 'resource="missions"' in line and 'subresource="status"' in line
-            if status and 'verb="PATCH"' in line:
+            if patch and 'resource="missions"' in line and 'subresource="status"' in line:
                 statuses += count
     return total, refused, reports, statuses
 

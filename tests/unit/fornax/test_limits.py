@@ -66,7 +66,7 @@ def test_mission_status_keys_and_counts_are_checked_at_admission():
     ]
     summaries = dig(MISSION, "status", "subtreeSummaries")
     assert rules(summaries) == [limits.cel_all_keys_match(limits.SUMMARY_PATH_PATTERN)]
-    # No rule per bucket: its CEL cost ~40 % of each status write on a busy parent (up to 100
+    # No rule per bucket: its CEL cost ~30 % of each status write on a busy parent (up to 100
     # buckets a write); the agent writes counts through states.clamp_counts, which agree.
     assert rules(summaries["additionalProperties"]) == []
     assert tuple(dig(MISSION, "status", "summary")["properties"]) == COUNT_KEYS
