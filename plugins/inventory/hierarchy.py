@@ -35,7 +35,8 @@ description:
     the gateway role's C(peer_macs) and C(dividers).
   - Clusters and C(defaults) may set C(missionPolicy), the rights a cluster grants Missions
     (C(resources), C(extraResources), C(namespaces), C(podSecurity)), inherited field by
-    field; each cluster's resulting grant is the variable C(fornax_mission_policy).
+    field; each cluster's resulting grant is the variable C(fornax_mission_policy), unset
+    where it is the default grant (the roles read it as C(fornax_mission_policy | default(none))).
   - The tree is bounded; at most 16 tiers (exported as C(fornax_max_tiers), the tree's own
     depth as C(fornax_tiers)) and 100,000 clusters. A host C(address) must be an IP address or
     a DNS name.

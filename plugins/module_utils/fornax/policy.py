@@ -94,6 +94,14 @@ class MissionPolicy:
             "podSecurity": self.pod_security,
         }
 
+    def is_default(self) -> bool:
+        """Whether this grants exactly the defaults (an unset ``fornax_mission_policy``)."""
+        return (
+            self.pod_security == DEFAULT_POD_SECURITY
+            and set(self.resources) == set(DEFAULT_RESOURCES)
+            and set(self.namespaces) == set(DEFAULT_NAMESPACES)
+        )
+
     def allows_resource(self, plural: str, group: str) -> bool:
         wanted = f"{plural}.{group}" if group else plural
         return any(

@@ -18,9 +18,13 @@ children, no VPCs, the tree's usual distribution, ...), which the root's ``subtr
 carries once and a cluster group only where it differs; per-host ones are host vars.
 ``fornax_host_roles`` of a host with one role comes from its role group (``control_plane``
 sets ``[control_plane]``); hosts with several roles carry their own list.
-``fornax_mission_policy`` is set once on the root's ``subtree_<root>`` group, and on
-``cluster_<name>`` only where a cluster's differs from the root's (a deeper group wins), so a
-tree with one policy costs one variable. The tree's
+``fornax_mission_policy`` is left unset where a cluster grants the defaults (the roles read
+``fornax_mission_policy | default(none)``, and the ``mission_policy`` filter turns that into
+the default grant): ``ansible-inventory --list`` writes every host's merged variables, and the
+default grant's 20 strings were half of every host's. A tree with its own policy sets it once
+on the root's ``subtree_<root>`` group; a cluster group sets it only where the cluster's
+differs from the root's (a deeper group wins), so a tree with one policy costs one variable
+and a tree with the defaults none. The tree's
 ``fornax_tiers``, the limit ``fornax_max_tiers`` and ``fornax_rollout_problems`` (rollout.py)
 are group vars of ``all``.
 """
@@ -234,7 +238,9 @@ def inventory_layout(hierarchy: Hierarchy) -> InventoryLayout:
                 del group_vars[name]
         computed = {}
         if cluster.parent is None:
-            computed = dict(shared, fornax_mission_policy=tree_policy.to_dict())
+            computed = dict(shared)
+            if not tree_policy.is_default():
+                computed["fornax_mission_policy"] = tree_policy.to_dict()
         elif cluster.mission_policy is not tree_policy and cluster.mission_policy != tree_policy:
             group_vars["fornax_mission_policy"] = cluster.mission_policy.to_dict()
         subtree = subtrees[cluster.name] = subtree_group(cluster.name)

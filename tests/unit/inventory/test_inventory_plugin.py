@@ -68,10 +68,11 @@ def members(abcd, group: str) -> set[str]:
 
 
 def contract_variables() -> list[str]:
-    """The variable names the contract's table lists (`fornax_...` in its first column)."""
+    """The variable names the contract's table lists (`fornax_...` in its first column), but
+    those it marks "or unset" (set only where they differ from their default)."""
     names = []
     for line in CONTRACT.read_text().splitlines():
-        if line.startswith("| `fornax_"):
+        if line.startswith("| `fornax_") and "or unset" not in line.split("|")[2]:
             names += re.findall(r"`(fornax_[a-z_]+)`", line.split("|")[1])
     return names
 
@@ -285,12 +286,34 @@ def test_every_host_sees_the_tree_depth_and_its_limit(abcd):
     assert (found["fornax_tiers"], found["fornax_max_tiers"]) == (4, 16)
 
 
-def test_default_mission_policy_is_the_grants_default(abcd):
+def test_the_default_grant_is_left_unset_and_the_filter_reads_it_as_the_defaults(abcd):
+    """A cluster granting the defaults carries no fornax_mission_policy (--list writes every
+    host's variables: the default grant was half of each host's strings); the roles read it
+    through the mission_policy filter, which gives the default grant for an unset one."""
+    from ansible_collections.centaurus.fornax.plugins.filter.security import (  # noqa: PLC0415
+        mission_policy,
+    )
     from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import (  # noqa: PLC0415
         MissionPolicy,
     )
 
-    assert hostvars(abcd, "d-node-1")["fornax_mission_policy"] == MissionPolicy().to_dict()
+    found = hostvars(abcd, "d-node-1")
+    assert "fornax_mission_policy" not in found
+    assert "fornax_mission_policy" not in abcd[0].groups["subtree_a"].vars
+    assert mission_policy(found.get("fornax_mission_policy")) == MissionPolicy().to_dict()
+
+
+def test_a_cluster_back_on_the_defaults_under_a_stricter_tree_says_so(plugin, tmp_path):
+    """The root grants less than the defaults: a cluster that asks for the defaults again
+    must carry them, or it would inherit the root's grant through the subtree group."""
+    text = SMALL.replace(
+        "missionPolicy: {extraResources: [roles.rbac.authorization.k8s.io]}",
+        "missionPolicy: {podSecurity: baseline}",
+    )
+    tree = inventory_of(plugin, tmp_path, text)
+    assert hostvars(tree, "a-cp")["fornax_mission_policy"]["podSecurity"] == "restricted"
+    b = hostvars(tree, "b-cp")["fornax_mission_policy"]
+    assert b["podSecurity"] == "baseline"
 
 
 def test_constructed_options(plugin, tmp_path):
@@ -425,7 +448,8 @@ def expected_hostvars(tree) -> dict[str, dict[str, Any]]:
     found = {}
     for cluster in tree.clusters.values():
         values = cluster_vars(cluster, vpcs.get(cluster.name, []))
-        values["fornax_mission_policy"] = cluster.mission_policy.to_dict()
+        if not cluster.mission_policy.is_default():
+            values["fornax_mission_policy"] = cluster.mission_policy.to_dict()
         for host in cluster.hosts:
             found[host.name] = dict(values, fornax_host_roles=list(host.roles))
     return found
