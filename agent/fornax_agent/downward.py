@@ -197,7 +197,7 @@ class Downward:
     def _write_copy(self, name: str, desired: dict[str, Any], generation: int) -> None:
         log.info("copying mission %s (parent generation %s)", name, generation)
         try:
-            self.local.apply(
+            written = self.local.apply(
                 names.mission_path(name),
                 desired,
                 field_manager=names.FIELD_MANAGER_AGENT,
@@ -213,6 +213,9 @@ class Downward:
             self.queue.add(("copy", name), delay)
             self.on_state()
             return
+        # The copy takes effect now (its mirror for the children, its execution here), not
+        # when this agent's own watch brings it back a few milliseconds later.
+        self.missions.offer(written)
         self._copied(name)
 
     def _copied(self, name: str) -> None:

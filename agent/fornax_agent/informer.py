@@ -1,4 +1,9 @@
-"""List, then watch, one collection into a cache; resume after breaks, re-list after 410 Gone."""
+"""List, then watch, one collection into a cache; resume after breaks, re-list after 410 Gone.
+
+A write's answer may be offered to the cache before the watch brings it (``Informer.offer``,
+like client-go's MutationCache): the agent's own writes then take effect without waiting for
+the round trip through its own watch, which is a few milliseconds on every hop of a tree.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +70,10 @@ class Informer(threading.Thread):
         self.stop_event = stop or threading.Event()
         self.lock = threading.Lock()
         self.cache: dict[str, dict[str, Any]] = {}
+        # The resource version the list or watch has reached (None: not listed, or a version
+        # that is not a number), and the answers offered ahead of the watch: key -> version.
+        self.progress: int | None = None
+        self.offered: dict[str, int] = {}
         self.synced = threading.Event()
         self.connected = False
         self.watch_seconds = WATCH_SECONDS  # the server ends each watch after this
@@ -81,6 +90,35 @@ class Informer(threading.Thread):
     def get(self, key: str) -> dict[str, Any] | None:
         with self.lock:
             return self.cache.get(key)
+
+    def offer(self, obj: Any) -> bool:
+        """Take ``obj``, the answer of a write to this collection, before the watch brings it.
+
+        Taken (cached, and reported as ADDED or MODIFIED) only when it is newer than anything
+        the list or watch has brought: resource versions of a collection grow with every write,
+        so a change or a delete the watch already delivered is never undone. Nothing is taken
+        before the first list or when a version is not a number. When the watch then brings
+        this same version, it is not reported a second time. False: not taken (the watch will
+        bring it, or already has).
+        """
+        if not isinstance(obj, dict) or not self.synced.is_set():
+            return False
+        try:
+            version = int((obj.get("metadata") or {}).get("resourceVersion"))
+            obj = self.shape(obj)
+            key = object_key(obj)
+        except (TypeError, ValueError):  # Malformed is a ValueError too
+            return False
+        with self.lock:
+            if self.progress is None or version <= self.progress:
+                return False
+            known = self.cache.get(key)
+            if known is not None and _version(known) >= version:
+                return False
+            self.cache[key] = obj
+            self.offered[key] = version
+        self._deliver("ADDED" if known is None else "MODIFIED", obj)
+        return True
 
     def run(self) -> None:
         backoff = 0.05
@@ -131,8 +169,15 @@ class Informer(threading.Thread):
                 fresh[object_key(item)] = item
             except Malformed as exc:
                 self.log.warning("%s: skipped %s", self.path, exc)
+        listed = _number((listing.get("metadata") or {}).get("resourceVersion"))
         with self.lock:
+            # An answer offered after this list was read is newer than the list: kept.
+            ahead = {k: v for k, v in self.offered.items() if listed is None or v > listed}
+            for key in ahead:
+                if key in self.cache:
+                    fresh[key] = self.cache[key]
             old, self.cache = self.cache, fresh
+            self.offered, self.progress = ahead, listed
         for key, obj in fresh.items():
             if key not in old:
                 self._deliver("ADDED", obj)
@@ -151,6 +196,25 @@ class Informer(threading.Thread):
             except Exception as exc:
                 FAULTS.unexpected(f"informer {self.label} (sync)", exc)
         return listing["metadata"]["resourceVersion"]
+
+    def _taken(self, kind: str, key: str, obj: dict[str, Any], version: int | None) -> bool:
+        """Cache a watch event; False when an offered answer already reported it (this very
+        version) or something newer (an older version: the cache keeps the newer answer)."""
+        with self.lock:
+            self.progress = version
+            ahead = self.offered.get(key)
+            if ahead is not None and version is not None and version < ahead:
+                return False
+            if ahead is not None and version == ahead and kind != "DELETED":
+                del self.offered[key]
+                self.cache[key] = obj
+                return False
+            self.offered.pop(key, None)
+            if kind == "DELETED":
+                self.cache.pop(key, None)
+            else:
+                self.cache[key] = obj
+            return True
 
     def _deliver(self, kind: str, obj: dict[str, Any]) -> None:
         try:
@@ -187,6 +251,8 @@ class Informer(threading.Thread):
                 continue
             version = (obj.get("metadata") or {}).get("resourceVersion") or version
             if kind == "BOOKMARK":
+                with self.lock:
+                    self.progress = _number(version)
                 continue
             try:
                 obj = self.shape(obj)
@@ -194,15 +260,24 @@ class Informer(threading.Thread):
             except Malformed as exc:
                 self.log.warning("%s: skipped %s", self.path, exc)
                 continue
-            with self.lock:
-                if kind == "DELETED":
-                    self.cache.pop(key, None)
-                else:
-                    self.cache[key] = obj
-            self._deliver(kind, obj)
+            if self._taken(kind, key, obj, _number(version)):
+                self._deliver(kind, obj)
             if self.stop_event.is_set():
                 break
         return version
+
+
+def _number(version: Any) -> int | None:
+    """A resource version as a number (None when it is not one: nothing is offered then)."""
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        return None
+
+
+def _version(obj: dict[str, Any]) -> int:
+    found = _number((obj.get("metadata") or {}).get("resourceVersion"))
+    return -1 if found is None else found
 
 
 def wait_synced(informers: list[Informer], timeout: float) -> bool:
