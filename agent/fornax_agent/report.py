@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
@@ -102,6 +103,7 @@ class ReportWriter:
         self.last_early = -float("inf")  # time.monotonic() of the last round begun inside a gap
         self.early_spacing = MAX_GAP  # seconds from one such round to the next, at least
         self.writes = 0  # objects written (tests and benchmarks read it)
+        self.unfinished = False  # the last round stopped for more urgent work: resume at once
 
     def forget(self) -> None:
         """After a broken link: the parent's copy may differ from what was last sent."""
@@ -119,6 +121,8 @@ class ReportWriter:
 
     def pause(self) -> float:
         """Seconds to wait before the next round of writes (0.0: write now)."""
+        if self.unfinished:
+            return 0.0  # the rest of a round that gave way: it would have gone on anyway
         now = time.monotonic()
         wait = self.next_write - now
         if self.waiting >= BURST_CHANGES:
@@ -132,11 +136,22 @@ class ReportWriter:
         name = self.cluster if shard is WHOLE else f"{self.cluster}.{shard}"
         return names.clusterreport_path(name)
 
-    def write(self, client: KubeClient, missions: dict[str, Any]) -> bool:
-        """Bring the parent's report to ``missions``; False when nothing needed writing."""
+    def write(
+        self,
+        client: KubeClient,
+        missions: dict[str, Any],
+        urgent: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Bring the parent's report to ``missions``; False when nothing needed writing.
+
+        Between two shard writes the round gives way when ``urgent()`` says more urgent work
+        waits (a Mission to copy down): ``unfinished`` is then set, and the next round goes at
+        once. A round of 16 shards on a parent answering in 12 ms would otherwise hold a copy
+        down for 0.2 s (a busy parent: seconds)."""
         started = time.monotonic()
         self.waiting = 0  # what changes from now on goes into the next round
-        if started < self.next_write:  # a settled burst: the rest of the gap is forgiven
+        resumed, self.unfinished = self.unfinished, False
+        if started < self.next_write and not resumed:  # a settled burst: the gap is forgiven
             self.last_early = started
             self.credit, self.credit_at = 0.0, started
         writes = self.writes
@@ -148,6 +163,9 @@ class ReportWriter:
         targets = split(missions) if self.sharded else {WHOLE: missions}
         for shard, want in targets.items():
             if self.stored.get(shard) != want:
+                if wrote and urgent():
+                    self.unfinished = True
+                    break
                 self._write_one(client, shard, want)
                 wrote = True
         if wrote:

@@ -148,13 +148,15 @@ class Reporter:
             return
         missions = self.missions_now()
         try:
-            self.writer.write(self.client.get(), missions)
+            self.writer.write(self.client.get(), missions, lambda: self.queue.due_before("report"))
         except ReportMissing as exc:
             log.warning("%s", exc)
             self.queue.add("report", 10.0)
         except (KubeError, OSError):
             self.client.drop()  # a fresh connection for the retry
             raise
+        if self.writer.unfinished:
+            self.queue.add("report")  # the rest of the round, after the more urgent work
 
 
 class Heartbeat:

@@ -2,7 +2,8 @@
 
 A key queued twice is handled once. Among the keys that are due, the lowest priority class
 goes first (the agent puts copying Missions down and executing them before reporting up),
-and within a class the earliest.
+and within a class the earliest. A long piece of work asks ``due_before`` between its steps
+and yields to more urgent keys (a round of report writes stops between two shards).
 """
 
 from __future__ import annotations
@@ -49,6 +50,22 @@ class WorkQueue:
                 return key, None
             next_due = due if next_due is None else min(next_due, due)
         return None, next_due
+
+    def due_before(self, key: Hashable) -> bool:
+        """True when a key of a more urgent class than ``key``'s is due now: a long piece of
+        work (a round of report writes) can stop and let it go first."""
+        now = time.monotonic()
+        limit = self._priority(key)
+        with self._cond:
+            for priority in sorted(self._heaps):
+                if priority >= limit:
+                    break
+                heap = self._heaps[priority]
+                while heap and self._due.get(heap[0][2]) != heap[0][0]:
+                    heapq.heappop(heap)  # superseded by an earlier request, or already taken
+                if heap and heap[0][0] <= now:
+                    return True
+        return False
 
     def get(self, timeout: float) -> Hashable | None:
         """The next due key, or None when none is due within ``timeout`` seconds."""

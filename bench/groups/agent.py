@@ -78,10 +78,15 @@ def heartbeat_seen(parent: KubeClient, child: str) -> bool:
 
 
 def reported(parent: KubeClient, child: str) -> bool:
-    """The child's agent wrote its first report: it has listed its parent's Missions and its
-    own (its heartbeat thread starts before either)."""
-    shard = parent.get_or_none(names.clusterreport_path(names.report_shard_names(child)[0]))
-    return bool(((shard or {}).get("spec") or {}).get("reportedAt"))
+    """The child's agent wrote its first report, every shard of it: it has listed its parent's
+    Missions and its own (its heartbeat thread starts before either), and the round of writes
+    that follows (one per shard, shard 0 first) is over."""
+    shards = names.report_shard_names(child)
+    for shard in (shards[0], shards[-1]):
+        found = parent.get_or_none(names.clusterreport_path(shard))
+        if not ((found or {}).get("spec") or {}).get("reportedAt"):
+            return False
+    return True
 
 
 def propagation(root: Path) -> dict[str, float]:

@@ -309,3 +309,31 @@ def test_on_a_parent_slower_than_max_gap_per_round_a_settled_burst_keeps_the_gap
     assert writer.pause() == pytest.approx(1.0)  # the gap holds (40 s rounds: not once per 30 s)
     clock[0] += 1.0
     assert writer.pause() == 0.0
+
+
+def test_a_round_gives_way_to_urgent_work_between_shards_and_resumes_at_once(monkeypatch):
+    """A Mission to copy down waits for at most one shard write, not a round of 16: the round
+    stops, says it is unfinished (no gap before the rest), and the rest goes next time."""
+    parent = shard_parent()
+    writer = ReportWriter("b")
+    missions = entries(64)  # every shard holds some
+    assert all(split(missions).values())
+    writer.write(parent, missions)
+    changed = {name: {**entry, "generation": 2} for name, entry in missions.items()}
+    clock = [1000.0]
+    monkeypatch.setattr(report_module.time, "monotonic", lambda: clock[0])
+    asked = []
+
+    def urgent() -> bool:
+        asked.append(len(parent.calls))
+        return len(asked) == 3  # urgent work arrives after the third shard
+
+    before = len(parent.calls)
+    assert writer.write(parent, changed, urgent)
+    assert len(parent.calls) - before == 3
+    assert writer.unfinished and writer.pause() == 0.0
+    clock[0] += 0.5
+    assert writer.write(parent, changed, urgent)
+    assert not writer.unfinished
+    assert len(parent.calls) - before == names.REPORT_SHARDS
+    assert parent.missions("b") == changed

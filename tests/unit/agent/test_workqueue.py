@@ -33,6 +33,20 @@ def test_urgent_classes_go_first():
     assert queue.get(0.1) == ("report", "r")
 
 
+def test_due_before_sees_only_more_urgent_keys_that_are_due():
+    queue = WorkQueue(priority=lambda key: {"copy": 0, "exec": 1, "report": 2}[key[0]])
+    assert not queue.due_before(("report",))
+    queue.add(("report", "r"))
+    assert not queue.due_before(("report",))  # the same class does not count
+    queue.add(("copy", "m"), 60.0)
+    assert not queue.due_before(("report",))  # not due yet
+    queue.add(("exec", "m"))
+    assert queue.due_before(("report",))
+    assert not queue.due_before(("copy",))
+    assert queue.get(0.1) == ("exec", "m")
+    assert not queue.due_before(("report",))
+
+
 def test_get_wakes_up_for_new_work():
     queue = WorkQueue()
     threading.Timer(0.05, lambda: queue.add("x")).start()
