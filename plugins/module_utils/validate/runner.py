@@ -20,6 +20,7 @@ import io
 import json
 import os
 import signal
+import sys
 import time
 from typing import Any, Optional
 
@@ -59,6 +60,32 @@ class Interrupted(BaseException):
 
 def _on_sigterm(_signum: int, _frame: Any) -> None:
     raise Interrupted("SIGTERM")
+
+
+class _Unbreakable:
+    """``sys.__stderr__`` while the suites run: what cannot be written is dropped.
+
+    Robot Framework's signal handler writes a note to ``sys.__stderr__`` before it stops the
+    run. The signal that stops a run (Ctrl-C, a CI job cancelled) also ends the Ansible worker
+    that started this module, and the pipe behind stderr with it: the handler's write then
+    raised BrokenPipeError inside the running keyword, and the test failed with that instead of
+    "Execution terminated by signal", so the run was reported FAIL, not INTERRUPTED.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # broken, closed, none
+            self.stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def suite_dir(results_dir: str, layer: str, suite: str) -> str:
@@ -301,9 +328,11 @@ def run_validation(config: dict, versions: Optional[dict] = None) -> dict:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     held: dict = {}
     done: list = []
+    stderr, sys.__stderr__ = sys.__stderr__, _Unbreakable(sys.__stderr__)
     try:
         records, outcome = _run_suites(suites, results_dir, config_path)
     finally:
+        sys.__stderr__ = stderr
         # From here on SIGINT and SIGTERM are held: the clean-up and the reports finish first.
         held = hold_signals()
         control_timeout = max(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import stat
 
@@ -164,3 +165,23 @@ def test_a_cluster_without_controls_fails_before_anything_is_done(tmp_path, chai
         with ctl.disrupted("b", "uplink", 10):
             pass
     assert calls(tmp_path) == [] and ctl.journal.entries() == []
+
+
+def test_a_broken_stderr_does_not_turn_an_interrupted_run_into_a_failed_test():
+    """The signal that stops a run also ends the Ansible worker behind the module's stderr;
+    Robot Framework's signal handler writes a note there before it stops the run, and a
+    BrokenPipeError from that write failed the running test instead (result FAIL, not
+    INTERRUPTED). A real pipe whose reader is gone:"""
+    import os  # noqa: PLC0415
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stream = os.fdopen(write_end, "w", buffering=1)
+    with pytest.raises(BrokenPipeError):
+        stream.write("Second signal will force exit.\n")
+    quiet = runner._Unbreakable(stream)
+    assert quiet.write("Second signal will force exit.\n") == 31
+    quiet.flush()
+    assert quiet.fileno() == write_end  # everything else is the stream's
+    with contextlib.suppress(OSError):
+        stream.close()
