@@ -103,14 +103,14 @@ class Informer(threading.Thread):
         """
         if not isinstance(obj, dict) or not self.synced.is_set():
             return False
+        version = _version(obj)
         try:
-            version = int((obj.get("metadata") or {}).get("resourceVersion"))
             obj = self.shape(obj)
             key = object_key(obj)
         except (TypeError, ValueError):  # Malformed is a ValueError too
             return False
         with self.lock:
-            if self.progress is None or version <= self.progress:
+            if version < 0 or self.progress is None or version <= self.progress:
                 return False
             known = self.cache.get(key)
             if known is not None and _version(known) >= version:
@@ -276,7 +276,9 @@ def _number(version: Any) -> int | None:
 
 
 def _version(obj: dict[str, Any]) -> int:
-    found = _number((obj.get("metadata") or {}).get("resourceVersion"))
+    """An object's resource version as a number (-1 when it has none that is one)."""
+    meta = obj.get("metadata")
+    found = _number(meta.get("resourceVersion") if isinstance(meta, dict) else None)
     return -1 if found is None else found
 
 

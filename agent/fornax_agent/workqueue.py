@@ -38,9 +38,7 @@ class WorkQueue:
         """The due key of the most urgent class, else (None, the next due time)."""
         next_due = None
         for priority in sorted(self._heaps):
-            heap = self._heaps[priority]
-            while heap and self._due.get(heap[0][2]) != heap[0][0]:
-                heapq.heappop(heap)  # superseded by an earlier request, or already taken
+            heap = self._head(priority)
             if not heap:
                 continue
             due, _seq, key = heap[0]
@@ -60,12 +58,17 @@ class WorkQueue:
             for priority in sorted(self._heaps):
                 if priority >= limit:
                     break
-                heap = self._heaps[priority]
-                while heap and self._due.get(heap[0][2]) != heap[0][0]:
-                    heapq.heappop(heap)  # superseded by an earlier request, or already taken
+                heap = self._head(priority)
                 if heap and heap[0][0] <= now:
                     return True
         return False
+
+    def _head(self, priority: int) -> list[tuple[float, int, Hashable]]:
+        """The heap of class ``priority``, its first entry a live request (under the lock)."""
+        heap = self._heaps[priority]
+        while heap and self._due.get(heap[0][2]) != heap[0][0]:
+            heapq.heappop(heap)  # superseded by an earlier request, or already taken
+        return heap
 
     def get(self, timeout: float) -> Hashable | None:
         """The next due key, or None when none is due within ``timeout`` seconds."""
