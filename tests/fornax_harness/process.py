@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -62,11 +63,49 @@ class HarnessError(RuntimeError):
     """A test cluster could not be started or stopped; the message says what and how to fix."""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+LISTEN_PORTS_FROM = 10000  # the harness's servers listen on ports from here ...
+_handed_out: set[int] = set()  # ... never handing out one twice while it may be in use
+_ports_lock = Lock()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections' local ports."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing uses right now, for a server to listen on.
+
+    Picked below the kernel's ephemeral range: a port from there (bind to port 0) can be taken
+    by any outgoing connection's local end before the server meant to listen on it starts,
+    which failed about one tree start in fourteen ("failed to listen on 127.0.0.1:<port>").
+    """
+    high = _ephemeral_low() - 1
+    with _ports_lock:
+        if high - LISTEN_PORTS_FROM >= 1000:
+            if len(_handed_out) > (high - LISTEN_PORTS_FROM) // 2:
+                _handed_out.clear()  # long stopped, most of them: start over
+            for _attempt in range(500):
+                port = random.randint(LISTEN_PORTS_FROM, high)
+                if port not in _handed_out and _bindable(port):
+                    _handed_out.add(port)
+                    return port
+        # A kernel range that leaves no room below it: any free port, as the kernel picks it.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
 
 
 def port_in_use(port: int) -> bool:
