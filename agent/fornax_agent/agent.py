@@ -9,9 +9,10 @@
 
 Every change arrives through a watch (an Informer) and becomes a key in one de-duplicating work
 queue, handled by one worker thread, so bursts coalesce and no two handlers race. Work that
-moves Missions down goes before work that reports up. The heartbeat and the token renewal have
-a thread of their own, and commands a pool of their own (commands.py): nothing a Mission does
-can delay them.
+moves Missions down goes before work that reports up, and a cluster's own execution of a
+Mission waits while the mirror that passes it on to the children is being written. The
+heartbeat and the token renewal have a thread of their own, and commands a pool of their own
+(commands.py): nothing a Mission does can delay them.
 
 Failure isolation: whatever goes wrong with one Mission becomes that Mission's
 ``failed: <reason>`` state (downward.py); an unexpected exception anywhere is logged with its
@@ -116,7 +117,7 @@ class Agent:
             self.informers.append(self.parent_missions)
         self.handlers: dict[str, Callable[..., None]] = {
             "copy": self.down.copy,
-            "exec": self.down.execute,
+            "exec": self._execute,
             "fold": self.parent_side.fold,
             "report": self._report,
             "children": self.parent_side.check_children,
@@ -211,6 +212,12 @@ class Agent:
     def _report(self) -> None:
         if self.reporter is not None:
             self.reporter.report()
+
+    def _execute(self, name: str) -> None:
+        # Passing a Mission on goes first: its execution here waits for the mirror write in
+        # flight (one round trip) instead of slowing it down.
+        if not self.mirrors.passing_on(name, lambda: self.queue.add(("exec", name))):
+            self.down.execute(name)
 
     # -- events (informer threads: only queue work) -----------------------------------------
 

@@ -15,6 +15,9 @@ copies (name, labels, spec) and the Mission's generation, and children watch tho
   too when the agent is away. The writes go through ``MIRROR_WRITERS`` writer threads
   (writers.py): a burst of a thousand new Missions on a parent busy with its children's
   reports would otherwise wait a thousand round trips end to end before the children see them.
+  The cluster's own execution of a Mission waits while its mirror is being written
+  (``passing_on``): the write that passes the Mission down is on the path of every cluster
+  below, the execution here on none.
 - ``ParentMissions`` (the child's side): an informer of the parent's mirrors, shaped as the
   Missions they mirror (name, labels, ``generation`` = the Mission's, spec). A parent without
   mirrors - no such kind (404), a link that predates them (403), or Missions but no mirror at
@@ -213,6 +216,13 @@ class MirrorKeeper:
         desired = mirror_of(mission)
         if current is None or not same_mirror(current, desired):
             self.writers.submit(name, lambda client: _apply(client, path, desired))
+
+    def passing_on(self, name: str, then: Callable[[], None]) -> bool:
+        """True while the mirror of Mission ``name`` is being written: ``then()`` runs once the
+        write has answered. The cluster's own work on that Mission waits for it (the children's
+        copy first), rather than compete with the write for this API server and this process.
+        """
+        return self.writers.after(name, then)
 
     def _answered(self, name: str, failed: bool) -> None:
         """A write of ``name`` answered after it was asked for again, or failed: decide again.

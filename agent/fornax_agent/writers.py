@@ -5,7 +5,8 @@ round trip, and an API server busy with hundreds of children answers in tenths o
 write at a time would make a burst of a thousand Missions a thousand round trips end to end, so
 a few writer threads (each with one long-lived client) overlap them. Two writes of one name
 must not race (the later could land first): a name asked for while its write is in flight is
-marked, and its owner is told to decide again once the write has answered.
+marked, and its owner is told to decide again once the write has answered. Other work that
+should not overlap a name's write (``after``) runs once that write has answered.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class KeyedWriters:
         self.lock = threading.Lock()
         self.in_flight: set[str] = set()
         self.again: set[str] = set()
+        self.waiting: dict[str, list[Callable[[], None]]] = {}  # name -> run after its write
         self.writes = 0
 
     def busy(self, name: str) -> bool:
@@ -55,6 +57,15 @@ class KeyedWriters:
                 self.again.add(name)
                 return True
             return False
+
+    def after(self, name: str, then: Callable[[], None]) -> bool:
+        """True when a write of ``name`` is in flight: ``then()`` runs once it has answered
+        (landed or not). False: none is, and ``then`` is dropped (go ahead now)."""
+        with self.lock:
+            if name not in self.in_flight:
+                return False
+            self.waiting.setdefault(name, []).append(then)
+            return True
 
     def backlog(self) -> int:
         """Writes submitted and not answered yet (in flight or waiting for a writer)."""
@@ -100,8 +111,11 @@ class KeyedWriters:
                 self.in_flight.discard(name)
                 again = name in self.again
                 self.again.discard(name)
+                waiting = self.waiting.pop(name, ())
         if again or failed:
             self.on_done(name, failed)
+        for then in waiting:
+            then()
         if self.on_free is not None:
             self.on_free()
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-from fornax_agent.content import Applied, Content
+import pytest
+from fornax_agent.content import Applied, Content, ContentConflict, Planned
 from fornax_agent.downward import Downward, object_key
 from fornax_agent.upward import Heartbeat, Kept, Reporter
 from fornax_agent.workqueue import WorkQueue
 
+from ansible_collections.centaurus.fornax.plugins.module_utils.fornax import names
 from ansible_collections.centaurus.fornax.plugins.module_utils.fornax.policy import parse_policy
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import ResourceInfo
 from fornax_harness.stubs import StubInformer
 
 CM = "/api/v1/namespaces/default/configmaps/web"
@@ -88,6 +91,40 @@ def test_our_apply_answer_serves_until_the_watch_catches_up():
 def test_a_kind_not_watched_yet_is_read_from_the_server():
     content, client = content_with({}, {CM: obj(1)}, known=False)
     assert content.inspect(Applied(1, {CM: 1}))[0] is False
+    assert client.gets == 1
+
+
+def marked(mission: str, cluster: str = "b") -> dict:
+    made = obj(1)
+    made["metadata"]["labels"] = {names.MISSION_LABEL: mission}
+    made["metadata"]["annotations"] = {names.APPLIED_BY_ANNOTATION: cluster}
+    return made
+
+
+CM_PLANNED = [Planned(obj(1), ResourceInfo("v1", "ConfigMap", "configmaps", True), "default", CM)]
+
+
+def test_an_object_the_watch_holds_as_this_missions_is_not_read_again():
+    content, client = content_with({CM: marked("web")}, {CM: marked("web")})
+    content.check_owners("web", CM_PLANNED)
+    assert client.gets == 0
+
+
+def test_ownership_the_watch_cannot_vouch_for_is_read_from_the_server():
+    # Not in the cache (a stranger's object has no Mission label, so the watch never sees it).
+    content, client = content_with({}, {CM: obj(1)})
+    with pytest.raises(ContentConflict, match="was not created by Fornax on b"):
+        content.check_owners("web", CM_PLANNED)
+    assert client.gets == 1
+    # Another Mission's, or marked by another cluster: read, and refused.
+    for cached in (marked("shop"), marked("web", cluster="c")):
+        content, client = content_with({CM: cached}, {CM: cached})
+        with pytest.raises(ContentConflict):
+            content.check_owners("web", CM_PLANNED)
+        assert client.gets == 1
+    # A kind not watched yet.
+    content, client = content_with({CM: marked("web")}, {CM: marked("web")}, known=False)
+    content.check_owners("web", CM_PLANNED)
     assert client.gets == 1
 
 

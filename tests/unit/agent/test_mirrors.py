@@ -90,8 +90,10 @@ def test_a_child_keeps_a_mirror_as_the_mission_it_mirrors():
     assert as_mission({"metadata": "broken"}, 1) == {"metadata": "broken"}
 
 
-def keeper(missions: dict, mirrors: dict, children: dict) -> tuple[MirrorKeeper, RecordingClient]:
-    client = RecordingClient()
+def keeper(
+    missions: dict, mirrors: dict, children: dict, client: RecordingClient | None = None
+) -> tuple[MirrorKeeper, Any]:
+    client = client or RecordingClient()
     keep = MirrorKeeper(
         WorkQueue(),
         client_factory=lambda: client,
@@ -145,15 +147,7 @@ def test_mirror_writes_overlap_and_never_two_for_one_mission_at_once():
     missions = {
         f"m{i}": {**MISSION, "metadata": {**MISSION["metadata"], "name": f"m{i}"}} for i in range(6)
     }
-    client = SlowClient()
-    keep = MirrorKeeper(
-        WorkQueue(),
-        client_factory=lambda: client,
-        missions=StubInformer(missions),
-        children=StubInformer({"b": {}}),
-        stop=threading.Event(),
-    )
-    keep.informer = StubInformer({})
+    keep, client = keeper(missions, {}, {"b": {}}, SlowClient())
     for name in missions:
         keep.keep(name)
     for _unused in range(MIRROR_WRITERS):  # that many round trips wait on the server at once
@@ -164,6 +158,24 @@ def test_mirror_writes_overlap_and_never_two_for_one_mission_at_once():
     settle(keep)
     assert sorted(c[1] for c in client.calls) == sorted(names.missionspec_path(n) for n in missions)
     assert keep.queue.get(timeout=0) == ("mirror", "m0")
+    keep.close()
+
+
+def test_the_clusters_own_work_on_a_mission_waits_for_its_mirror_write():
+    keep, client = keeper({"web": MISSION}, {}, {"b": {}}, SlowClient())
+    ran: list[str] = []
+    assert not keep.passing_on("web", lambda: ran.append("web"))  # nothing in flight: go now
+    keep.keep("web")
+    assert client.started.acquire(timeout=10)
+    assert keep.passing_on("web", lambda: ran.append("web"))  # in flight: after its answer
+    assert not keep.passing_on("other", lambda: ran.append("other"))
+    assert ran == []
+    client.answer.set()
+    settle(keep)
+    deadline = time.monotonic() + 10
+    while not ran and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ran == ["web"]
     keep.close()
 
 
