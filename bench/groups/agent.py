@@ -1,8 +1,10 @@
 """The agent: propagation down three hops, status roll-up, and fan-out under one parent.
 
 propagation_*: a Mission created/updated/deleted at a until its Deployment exists/changes/is
-gone in d (a -> b -> c -> d, real agent processes). status_rollup: d's Deployment ready until
-a's Mission shows it. fanout: one parent (a real API server and its real agent) and 200 child
+gone in d (a -> b -> c -> d, real agent processes), as a watch of d's Deployments delivers it;
+each sample starts on a quiet tree (the previous Mission's pods gone from d, its removal
+reported up every hop). status_rollup: d's Deployment ready until a's Mission shows it (a watch
+of a's Missions). fanout: one parent (a real API server and its real agent) and 200 child
 identities, each a real watch of the parent's Missions as the agent watches them (their spec
 mirrors, fornax_agent.mirrors.ParentMissions) plus a real report loop with its own
 least-privilege credential (hosted by two worker processes, sharing no cluster: the parent
@@ -53,7 +55,7 @@ from fornax_harness.tree import HarnessError, start_tree, wait_for
 from ._stats import percentile
 
 REPEAT = 15
-POLL = 0.005
+POLL = 0.005  # seconds between two looks while waiting for the tree to be quiet
 DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments"
 CHILDREN = 200
 MISSIONS = 1000
@@ -63,13 +65,65 @@ WORKERS = 2  # processes hosting the light children
 FANOUT_WAIT = 480.0  # seconds from the first Mission created until every status is folded
 
 
-def poll(probe, timeout: float = 30.0) -> float:
-    deadline = time.perf_counter() + timeout
-    while not probe():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("benchmark probe timed out")
-        time.sleep(POLL)
-    return time.perf_counter()
+class Observed:
+    """Every version of a collection's objects as one watch delivers it, with when it came.
+
+    The propagation samples end at the watch event that shows the change, not at the next
+    poll: a poll every POLL seconds added half of that on average, and its GETs loaded the
+    API server on the measured path (d's, 200 a second).
+    """
+
+    def __init__(self, tree, member: str, path: str, stop: threading.Event) -> None:
+        self.history: dict[str, list[tuple[float, dict[str, Any] | None]]] = {}
+        self.changed = threading.Condition()
+        self.informer = Informer(
+            f"probe-{member}", lambda: tree.client(member), path, self._seen, stop=stop
+        )
+        self.informer.start()
+        if not self.informer.synced.wait(60):
+            raise TimeoutError(f"the bench's watch of {path} on {member} did not list in 60 s")
+
+    def _seen(self, kind: str, obj: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        with self.changed:
+            versions = self.history.setdefault(obj["metadata"]["name"], [])
+            versions.append((now, None if kind == "DELETED" else obj))
+            self.changed.notify_all()
+
+    def wait(self, name: str, test, since: float, timeout: float = 30.0) -> float:
+        """When the first version of ``name`` since ``since`` passing ``test`` (None: deleted)
+        arrived; TimeoutError after ``timeout`` seconds."""
+        deadline = time.perf_counter() + timeout
+        with self.changed:
+            while True:
+                for at, obj in self.history.get(name, ()):
+                    if at >= since and test(obj):
+                        return at
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    raise TimeoutError(f"benchmark probe of {name} timed out")
+                self.changed.wait(left)
+
+
+def _created(obj: dict[str, Any] | None) -> bool:
+    return obj is not None
+
+
+def _gone(obj: dict[str, Any] | None) -> bool:
+    return obj is None
+
+
+def _scaled(obj: dict[str, Any] | None) -> bool:
+    return obj is not None and obj["spec"]["replicas"] == 2
+
+
+def _ready(obj: dict[str, Any] | None) -> bool:
+    return obj is not None and (obj.get("status") or {}).get("readyReplicas") == 1
+
+
+def _shown(obj: dict[str, Any] | None) -> bool:
+    states = ((obj or {}).get("status") or {}).get("states") or {}
+    return states.get("b/c/d") == "1/1"
 
 
 def heartbeat_seen(parent: KubeClient, child: str) -> bool:
@@ -89,46 +143,70 @@ def reported(parent: KubeClient, child: str) -> bool:
     return True
 
 
+def forgotten(parent: KubeClient, child: str, mission: str) -> bool:
+    """The child's report at the parent holds Mission ``mission`` no more: its removal went up."""
+    shard = names.report_shard_names(child)[names.report_shard(mission)]
+    found = parent.get_or_none(names.clusterreport_path(shard)) or {}
+    return mission not in ((found.get("spec") or {}).get("missions") or {})
+
+
+def cleared(leaf: KubeClient, name: str) -> bool:
+    """Deployment ``name``'s ReplicaSets and pods are gone from the leaf (its garbage collector
+    and kwok have removed what the deleted Deployment left)."""
+    query = {"labelSelector": f"app={name}", "limit": 1}
+    return not any(
+        leaf.get(f"{path}", **query).get("items")
+        for path in (
+            "/apis/apps/v1/namespaces/default/replicasets",
+            "/api/v1/namespaces/default/pods",
+        )
+    )
+
+
 def propagation(root: Path) -> dict[str, float]:
     tree = start_tree(root / "chain", {"a": None, "b": "a", "c": "b", "d": "c"}, workloads=("d",))
     create, update, delete, rollup = [], [], [], []
+    stop = threading.Event()
     try:
-        with tree.client("a") as a, tree.client("d") as d:
+        clients = (tree.client(n) for n in "abcd")
+        with next(clients) as a, next(clients) as b, next(clients) as c, next(clients) as d:
             # Every agent up and connected (each child's first heartbeat and first report at its
             # parent) before the first Mission: the samples measure propagation, not the agents'
             # start-up (a heartbeat alone comes before the agent has listed any Missions).
-            for parent, child in (("a", "b"), ("b", "c"), ("c", "d")):
-                with tree.client(parent) as up:
-                    wait_for(lambda u=up, c=child: heartbeat_seen(u, c), 60, f"{child} beating")
-                    wait_for(lambda u=up, c=child: reported(u, c), 60, f"{child} reporting")
+            for parent, child in ((a, "b"), (b, "c"), (c, "d")):
+                wait_for(lambda u=parent, c=child: heartbeat_seen(u, c), 60, f"{child} beating")
+                wait_for(lambda u=parent, c=child: reported(u, c), 60, f"{child} reporting")
+            leaf = Observed(tree, "d", DEPLOYMENT, stop)
+            root_missions = Observed(tree, "a", names.MISSIONS, stop)
             for i in range(REPEAT):
                 name = f"p{i}"
-                path = f"{DEPLOYMENT}/{name}"
                 start = time.perf_counter()
                 a.create(names.MISSIONS, mission(name, deployment(name, 1)))
-                create.append(poll(lambda p=path: d.get_or_none(p)) - start)
-                ready = poll(
-                    lambda p=path: (d.get(p).get("status") or {}).get("readyReplicas") == 1
-                )
-                shown = poll(
-                    lambda n=name: (
-                        (
-                            (a.get(names.mission_path(n)).get("status") or {}).get("states") or {}
-                        ).get("b/c/d")
-                        == "1/1"
-                    )
-                )
-                rollup.append(shown - ready)
+                create.append(leaf.wait(name, _created, start) - start)
+                ready = leaf.wait(name, _ready, start)
+                rollup.append(root_missions.wait(name, _shown, ready) - ready)
                 start = time.perf_counter()
                 a.patch(
                     names.mission_path(name), {"spec": {"missionresource": deployment(name, 2)}}
                 )
-                update.append(poll(lambda p=path: d.get(p)["spec"]["replicas"] == 2) - start)
+                update.append(leaf.wait(name, _scaled, start) - start)
                 start = time.perf_counter()
                 a.delete(names.mission_path(name))
-                delete.append(poll(lambda p=path: d.get_or_none(p) is None) - start)
+                delete.append(leaf.wait(name, _gone, start) - start)
+                # Each sample starts on a quiet tree, as the first waited for the agents'
+                # start-up rounds: the leaf's garbage collector has removed what the Deployment
+                # left, and the removal went up every hop (each layer's report of it written).
+                wait_for(lambda n=name: cleared(d, n), 30, f"{name}'s pods gone", interval=POLL)
+                for parent, child in ((c, "d"), (b, "c"), (a, "b")):
+                    wait_for(
+                        lambda u=parent, c=child, n=name: forgotten(u, c, n),
+                        30,
+                        f"{child}'s report of {name}'s removal",
+                        interval=POLL,
+                    )
         rss = agent_rss_mb(tree.members["d"].agent.pid)
     finally:
+        stop.set()
         tree.destroy()
     metrics = {}
     for label, samples in (("create", create), ("update", update), ("delete", delete)):
