@@ -25,6 +25,7 @@ import json
 import os
 import select
 import shutil
+import socket
 import ssl
 import tempfile
 import time
@@ -148,7 +149,43 @@ def contains(live: Any, desired: Any) -> bool:
     return live == desired
 
 
-class _TLSConnection(http.client.HTTPSConnection):
+def _no_delay(sock: Any) -> None:
+    """Send small writes at once (TCP_NODELAY), as request/response clients do."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _OneWrite:
+    """Sends a request's headers and body in one write.
+
+    http.client writes them in two. Over TLS, writes by a child's token identity (a larger
+    header block) then waited about 45 ms now and then, one PATCH in seven or so against a
+    parent, with TCP_NODELAY set or not: a report round of 4 ms took 50. In one write none
+    waits (back-to-back PATCHes against the harness's API servers, p90: 47 -> 3 ms). This
+    overrides http.client's internal ``_send_output`` (the same in every Python 3 release);
+    other bodies (files, chunked) take its own path.
+    """
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        if isinstance(message_body, bytes) and not encode_chunked:
+            buffer = self._buffer  # type: ignore[attr-defined]
+            buffer.extend((b"", b""))
+            head = b"\r\n".join(buffer)
+            del buffer[:]
+            self.send(head + message_body)  # type: ignore[attr-defined]
+            return
+        super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+
+
+class _PlainConnection(_OneWrite, http.client.HTTPConnection):
+    """Plain HTTP (through a proxy), requests sent without delay."""
+
+    def connect(self) -> None:
+        super().connect()
+        _no_delay(self.sock)
+
+
+class _TLSConnection(_OneWrite, http.client.HTTPSConnection):
     """HTTPS with a chosen TLS server name (kubeconfig ``tls-server-name``), tunnel or not."""
 
     def __init__(
@@ -166,6 +203,7 @@ class _TLSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         http.client.HTTPConnection.connect(self)  # TCP, and CONNECT through a proxy
+        _no_delay(self.sock)
         self.sock = self._fornax_context.wrap_socket(
             self.sock, server_hostname=self._server_hostname
         )
@@ -263,7 +301,7 @@ class KubeClient:
             host, port = proxy.hostname or "", proxy.port or 80
         if not self.tls:
             # Plain http, through a proxy with absolute URLs (see _url).
-            return http.client.HTTPConnection(host, port, timeout=timeout)
+            return _PlainConnection(host, port, timeout=timeout)
         context = self._ssl or self._build_ssl_context(self._cert_pair)
         conn = _TLSConnection(
             host,
