@@ -30,7 +30,7 @@ def test_a_request_with_a_body_goes_out_in_one_write():
     conn.putheader("Content-Length", "11")
     conn.endheaders(b'{"spec":{}}')
     assert len(sock.writes) == 1
-    head, _, body = sock.writes[0].partition(b"\r\n\r\n")
+    head, _blank, body = sock.writes[0].partition(b"\r\n\r\n")
     assert head.startswith(b"PATCH /apis/x/v1/things/a HTTP/1.1\r\n")
     assert body == b'{"spec":{}}'
 
