@@ -155,7 +155,7 @@ def cleared(leaf: KubeClient, name: str) -> bool:
     and kwok have removed what the deleted Deployment left)."""
     query = {"labelSelector": f"app={name}", "limit": 1}
     return not any(
-        leaf.get(f"{path}", **query).get("items")
+        leaf.get(path, **query).get("items")
         for path in (
             "/apis/apps/v1/namespaces/default/replicasets",
             "/api/v1/namespaces/default/pods",
