@@ -215,7 +215,13 @@ class MirrorKeeper:
             return  # nobody would read it
         desired = mirror_of(mission)
         if current is None or not same_mirror(current, desired):
-            self.writers.submit(name, lambda client: _apply(client, path, desired))
+            version = None if current is None else current["metadata"].get("resourceVersion")
+            self.writers.submit(name, lambda client: self._write(client, desired, version))
+
+    def _write(self, client: KubeClient, desired: dict[str, Any], version: str | None) -> None:
+        # The answer is the mirror's version from now on: the next decision replaces at it,
+        # even before the watch brings it (not a create refused, or a replace at a stale one).
+        self.informer.offer(client.write_whole(names.MISSIONSPECS, desired, version))
 
     def passing_on(self, name: str, then: Callable[[], None]) -> bool:
         """True while the mirror of Mission ``name`` is being written: ``then()`` runs once the
@@ -232,7 +238,3 @@ class MirrorKeeper:
 
     def close(self) -> None:
         self.writers.close()
-
-
-def _apply(client: KubeClient, path: str, desired: dict[str, Any]) -> None:
-    client.apply(path, desired, field_manager=names.FIELD_MANAGER_AGENT, force=True)

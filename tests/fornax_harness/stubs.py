@@ -22,3 +22,8 @@ class StubInformer:
 
     def count(self) -> int:
         return len(self.objects)
+
+    def offer(self, obj: Any) -> bool:
+        """The answer of a write, taken as the watch would bring it."""
+        self.objects[obj["metadata"]["name"]] = obj
+        return True

@@ -29,7 +29,7 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Optional
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -132,6 +132,11 @@ def resource_path(
         if subresource:
             path += f"/{subresource}"
     return path
+
+
+def _at_version(obj: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """``obj`` with ``metadata.resourceVersion`` set: a replace that only lands on that version."""
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
 
 
 def contains(live: Any, desired: Any) -> bool:
@@ -599,6 +604,41 @@ class KubeClient:
 
     def replace(self, path: str, obj: Mapping[str, Any], *, dry_run: bool = False) -> Any:
         return self.request("PUT", path, obj, query={"dryRun": "All" if dry_run else None})
+
+    def write_whole(
+        self,
+        collection: str,
+        obj: Mapping[str, Any],
+        version: Optional[str],
+        may_replace: Optional[Callable[[Any], bool]] = None,
+    ) -> Any:
+        """Make ``obj`` the whole object of its name in ``collection`` (spec, labels and
+        annotations; a status subresource is left as it is); for objects one writer owns.
+
+        ``version`` is the resourceVersion the writer's cache holds, None when it holds none: a
+        create then (refused by the server when the object exists: atomic), else a replace at
+        that version. Both cost the API server less than a server-side apply, which merges
+        field ownership, and a replace is exact: nothing a previous write set survives it.
+        When the cache was stale (409: the object exists, or changed since ``version``; 404:
+        it went) the live object is read once and, when ``may_replace(live)`` (default: always),
+        replaced at its own version. Returns what was written, or None when ``may_replace``
+        refused the live object. A second conflict is raised (a 409: transient).
+        """
+        name = obj["metadata"]["name"]
+        path = f"{collection}/{_quote(name)}"
+        try:
+            if version is None:
+                return self.create(collection, obj)
+            return self.replace(path, _at_version(obj, version))
+        except KubeApiError as exc:
+            if exc.status not in (404, 409):
+                raise
+        live = self.get_or_none(path)
+        if live is None:
+            return self.create(collection, obj)
+        if may_replace is not None and not may_replace(live):
+            return None
+        return self.replace(path, _at_version(obj, live["metadata"]["resourceVersion"]))
 
     def patch(self, path: str, patch: Any, *, patch_type: str = MERGE_PATCH, **query: Any) -> Any:
         return self.request("PATCH", path, patch, content_type=patch_type, query=query)

@@ -153,7 +153,10 @@ def test_spec_fields_of_the_wrong_type_fail_that_mission_alone(lax_parents):
     create(fornax, "typed-resource", None, missionresource={"kind": "ConfigMap"})
     create(fornax, "typed-statecheck", content, statecheck=["echo", "x"])
     create(fornax, "typed-command", None, missioncommand="rm -rf /")
-    refused = "failed: copy refused by this cluster: failed to create typed patch object ..."
+    # c's schema refuses the copy's create, naming the Mission.
+    refused = (
+        'failed: copy refused by this cluster: Mission.edgeclusters.kubeedge.io "{}" is invalid...'
+    )
     expected = {
         "typed-placement": "failed: spec.placement: 'c' is a str, not a mapping",
         "typed-resource": "failed: spec.missionresource: {",
@@ -162,7 +165,7 @@ def test_spec_fields_of_the_wrong_type_fail_that_mission_alone(lax_parents):
     }
     for name, reason in expected.items():
         # b (lax, like its parent) fails it; c's API server refuses the copy: c fails it too.
-        found = wait_states(fornax, name, {"b": reason + "...", "b/c": refused})
+        found = wait_states(fornax, name, {"b": reason + "...", "b/c": refused.format(name)})
         if name == "typed-resource":  # the lax schema prunes the mapping's content
             assert found["b"].endswith("} is a dict, not YAML text (a string)"), found
     for cluster in ("b", "c", "d"):

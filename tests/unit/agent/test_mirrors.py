@@ -48,8 +48,8 @@ class RecordingClient:
         self.answers = answers or {}
         self.calls: list[tuple] = []
 
-    def apply(self, path: str, obj: dict, **_kw: Any) -> dict:
-        self.calls.append(("apply", path, obj))
+    def write_whole(self, collection: str, obj: dict, version: Any) -> dict:
+        self.calls.append(("write", f"{collection}/{obj['metadata']['name']}", obj, version))
         return obj
 
     def delete_if_exists(self, path: str) -> bool:
@@ -117,11 +117,22 @@ def test_the_keeper_writes_changed_mirrors_and_deletes_those_of_deleted_missions
     keep, client = keeper({"web": MISSION}, {}, {"b": {}})
     keep.keep("web")
     settle(keep)
-    assert client.calls == [("apply", names.missionspec_path("web"), mirror_of(MISSION))]
-    keep.informer.objects["web"] = mirror_of(MISSION)
+    # None known: a create.
+    assert client.calls == [("write", names.missionspec_path("web"), mirror_of(MISSION), None)]
+    assert keep.informer.get("web") == mirror_of(MISSION)  # the answer, before the watch
+    keep.informer.objects["web"] = {
+        **mirror_of(MISSION),
+        "metadata": {**mirror_of(MISSION)["metadata"], "resourceVersion": "41"},
+    }
     keep.keep("web")  # a status write: the mirror is unchanged, nothing written
     settle(keep)
     assert len(client.calls) == 1
+    relabelled = {**MISSION, "metadata": {**MISSION["metadata"], "labels": {}}}
+    keep.missions.objects["web"] = relabelled
+    keep.keep("web")  # changed: replaced whole at the version the watch holds
+    settle(keep)
+    assert client.calls[-1] == ("write", names.missionspec_path("web"), mirror_of(relabelled), "41")
+    assert client.calls[-1][2]["metadata"]["labels"] == {}
     keep.missions.objects.clear()
     keep.keep("web")
     settle(keep)
@@ -137,10 +148,10 @@ class SlowClient(RecordingClient):
         self.answer = threading.Event()
         self.started = threading.Semaphore(0)
 
-    def apply(self, path: str, obj: dict, **kw: Any) -> dict:
+    def write_whole(self, collection: str, obj: dict, version: Any) -> dict:
         self.started.release()
         assert self.answer.wait(10), "the test never let the write answer"
-        return super().apply(path, obj, **kw)
+        return super().write_whole(collection, obj, version)
 
 
 def test_mirror_writes_overlap_and_never_two_for_one_mission_at_once():
@@ -185,7 +196,7 @@ def test_a_failed_mirror_write_is_decided_again_later():
     def refuse(*_a: Any, **_kw: Any) -> dict:
         raise KubeApiError(500, "InternalError", "etcd is away")
 
-    client.apply = refuse  # type: ignore[method-assign]
+    client.write_whole = refuse  # type: ignore[method-assign]
     keep.keep("web")
     settle(keep)
     assert keep.queue.get(timeout=0) is None  # not at once:
