@@ -10,9 +10,9 @@
 Every change arrives through a watch (an Informer) and becomes a key in one de-duplicating work
 queue, handled by one worker thread, so bursts coalesce and no two handlers race. Work that
 moves Missions down goes before work that reports up, and a cluster's own execution of a
-Mission waits while the mirror that passes it on to the children is being written. The
-heartbeat and the token renewal have a thread of their own, and commands a pool of their own
-(commands.py): nothing a Mission does can delay them.
+Mission waits while the mirror that passes it on to the children is being written; so does the
+report up (``REPORT_HOLD`` at most). The heartbeat and the token renewal have a thread of their
+own, and commands a pool of their own (commands.py): nothing a Mission does can delay them.
 
 Failure isolation: whatever goes wrong with one Mission becomes that Mission's
 ``failed: <reason>`` state (downward.py); an unexpected exception anywhere is logged with its
@@ -57,6 +57,8 @@ RETRY_DELAY = 0.5
 RETRY_MAX = 5.0  # seconds: the longest wait before retrying work after a transient error
 # Work that moves Missions down the tree goes before work that reports up.
 PRIORITY = {"copy": 0, "mirror": 0, "exec": 1, "report": 2, "fold": 3, "children": 4}
+# Seconds a report waits at most for the mirror writes in flight (Missions passed on) to answer.
+REPORT_HOLD = 0.1
 
 log = logging.getLogger("fornax.agent")
 
@@ -76,6 +78,7 @@ class Agent:
         self.retries = Backoff(RETRY_DELAY, RETRY_MAX)  # work that failed for a transient cause
         self.seen: dict[str, tuple[Any, Any]] = {}  # Mission -> (generation, parent generation)
         self.lock = threading.Lock()
+        self.report_held: float | None = None  # when a report first waited for mirror writes
         self.missions = LocalMissions(
             "missions",
             self.local_client,
@@ -105,6 +108,7 @@ class Agent:
             missions=self.missions,
             children=self.parent_side.children,
             stop=self.stop,
+            on_idle=self._mirrors_idle,
         )
         self.reporter, self.heartbeat = self._upward()
         self.informers = [
@@ -210,8 +214,29 @@ class Agent:
             self.heartbeat.news()
 
     def _report(self) -> None:
-        if self.reporter is not None:
-            self.reporter.report()
+        """Write the report up, after the mirror writes in flight (REPORT_HOLD at most).
+
+        Passing a Mission on goes before reporting it: the report of a fresh copy would reach
+        the parent (and the parent's fold its Mission) while the copy's mirror is being written
+        for the children, on the same cores when clusters share a machine. The report waits for
+        those answers (``_mirrors_idle`` asks for it again), never longer than REPORT_HOLD, so a
+        burst that keeps mirrors in flight does not starve it. A leaf writes no mirrors.
+        """
+        if self.reporter is None:
+            return
+        if self.mirrors.passing_any():
+            now = time.monotonic()
+            if self.report_held is None:
+                self.report_held = now
+            if now - self.report_held < REPORT_HOLD:
+                self.queue.add("report", self.report_held + REPORT_HOLD - now)
+                return
+        self.report_held = None
+        self.reporter.report()
+
+    def _mirrors_idle(self) -> None:
+        if self.report_held is not None:  # a report waits: it goes now
+            self.queue.add("report")
 
     def _execute(self, name: str) -> None:
         # Passing a Mission on goes first: its execution here waits for the mirror write in

@@ -165,9 +165,14 @@ class MirrorKeeper:
         missions: Informer,
         children: Informer,
         stop: threading.Event,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
+        """``on_idle()`` runs when the last mirror write in flight has answered."""
         self.queue = queue
-        self.writers = KeyedWriters("mirror", client_factory, MIRROR_WRITERS, self._answered)
+        self.on_idle = on_idle
+        self.writers = KeyedWriters(
+            "mirror", client_factory, MIRROR_WRITERS, self._answered, on_free=self._free
+        )
         self.missions = missions
         self.children = children
         self.had_children = False
@@ -229,6 +234,14 @@ class MirrorKeeper:
         copy first), rather than compete with the write for this API server and this process.
         """
         return self.writers.after(name, then)
+
+    def passing_any(self) -> bool:
+        """True while any mirror write is in flight: Missions are being passed on."""
+        return self.writers.backlog() > 0
+
+    def _free(self) -> None:
+        if self.on_idle is not None and not self.passing_any():
+            self.on_idle()
 
     def _answered(self, name: str, failed: bool) -> None:
         """A write of ``name`` answered after it was asked for again, or failed: decide again.

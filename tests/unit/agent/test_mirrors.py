@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fornax_agent.agent import REPORT_HOLD, Agent, priority_of
 from fornax_agent.mirrors import (
     MIRROR_WRITERS,
     RETRY_SECONDS,
@@ -250,3 +252,46 @@ def test_watching_missions_the_child_asks_for_mirrors_again():
     assert not informer._mirrors_offered(client)
     client.answers[names.MISSIONSPECS] = listing(mirror_of(MISSION))
     assert informer._mirrors_offered(client)
+
+
+def test_the_keeper_says_when_its_last_write_in_flight_has_answered():
+    idle: list[bool] = []
+    keep, client = keeper({"web": MISSION}, {}, {"b": {}}, SlowClient())
+    keep.on_idle = lambda: idle.append(keep.passing_any())
+    assert not keep.passing_any()
+    keep.keep("web")
+    assert client.started.acquire(timeout=10)
+    assert keep.passing_any() and idle == []
+    client.answer.set()
+    settle(keep)
+    deadline = time.monotonic() + 10
+    while not idle and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert idle == [False]  # called once nothing is in flight any more
+    keep.close()
+
+
+def test_a_report_waits_for_the_mirror_writes_in_flight_and_no_longer_than_the_hold():
+    passing = [True]
+    reports: list[int] = []
+    agent = SimpleNamespace(
+        reporter=SimpleNamespace(report=lambda: reports.append(1)),
+        mirrors=SimpleNamespace(passing_any=lambda: passing[0]),
+        report_held=None,
+        queue=WorkQueue(priority=priority_of),
+    )
+    Agent._report(agent)  # a mirror write in flight: the report waits
+    assert reports == [] and agent.report_held is not None
+    assert agent.queue.get(timeout=0) is None  # asked again at the hold's end at the latest
+    Agent._mirrors_idle(agent)  # ... or when the mirror writes have answered
+    assert agent.queue.get(timeout=0) == "report"
+    passing[0] = False
+    Agent._report(agent)
+    assert reports == [1] and agent.report_held is None
+    passing[0] = True  # a burst keeps mirrors in flight: the report goes after REPORT_HOLD
+    Agent._report(agent)
+    agent.report_held -= REPORT_HOLD
+    Agent._report(agent)
+    assert reports == [1, 1] and agent.report_held is None
+    Agent._mirrors_idle(agent)  # nothing waits: nothing asked for
+    assert agent.queue.get(timeout=0) is None
