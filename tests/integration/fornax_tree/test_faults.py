@@ -139,3 +139,27 @@ def test_commands_run_only_where_the_cluster_opted_in(fornax):
     wait_for(
         lambda: not exists(fornax, "c", f"{CONFIGMAPS}/cmd-ran"), 15, "reversecommand ran in c"
     )
+
+
+def test_a_local_mission_of_the_parents_name_is_left_alone(fornax):
+    """c's own Mission shares a name with one of the root's: c neither overwrites nor adopts it."""
+    with fornax.client("c") as c:
+        c.create(names.MISSIONS, mission("same-name", configmaps(1, "same-name-local")))
+        before = c.get(names.mission_path("same-name"))
+    try:
+        with fornax.client("a") as a:
+            a.create(names.MISSIONS, mission("same-name", configmaps(1, "same-name-root")))
+        with fornax.client("b") as b:
+            wait_for(lambda: b.get_or_none(names.mission_path("same-name")), 15, "b's copy")
+        time.sleep(1.0)  # c's agent has had the root's Mission for several rounds
+        with fornax.client("c") as c:
+            after = c.get(names.mission_path("same-name"))
+        assert after["spec"] == before["spec"]
+        assert after["metadata"]["generation"] == before["metadata"]["generation"]
+        assert names.COPIED_FROM_ANNOTATION not in (after["metadata"].get("annotations") or {})
+        assert not exists(fornax, "c", f"{CONFIGMAPS}/same-name-root-0")
+    finally:
+        with fornax.client("a") as a:
+            a.delete_if_exists(names.mission_path("same-name"))
+        with fornax.client("c") as c:
+            c.delete_if_exists(names.mission_path("same-name"))
