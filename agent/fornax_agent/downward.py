@@ -186,7 +186,7 @@ class Downward:
                 self.local.delete_if_exists(names.mission_path(name))
             return
         if local is not None and not is_copy(local):
-            log.warning("mission %s exists locally and was not copied: left alone", name)
+            _left_alone(name)
             return
         desired = self.copy_of(upstream)
         if local is not None and self.same_copy(local, desired):
@@ -215,7 +215,7 @@ class Downward:
             self.on_state()
             return
         if written is None:
-            log.warning("mission %s exists locally and was not copied: left alone", name)
+            _left_alone(name)
             return
         # The copy takes effect now (its mirror for the children, its execution here), not
         # when this agent's own watch brings it back a few milliseconds later.
@@ -410,3 +410,8 @@ class Downward:
             else:
                 self.executed[name] = generation
             self.on_state()
+
+
+def _left_alone(name: str) -> None:
+    """A local Mission that is not a copy shares the parent's Mission's name: never replaced."""
+    log.warning("mission %s exists locally and was not copied: left alone", name)
