@@ -43,6 +43,21 @@ def agent_manifests(data: Any, group: str = "", extra_subjects: Any = None) -> l
         raise AnsibleFilterError(f"hub_agent_{exc}") from exc
 
 
+def agent_policy_probe(data: Any, group: str = "") -> Any:
+    """How to learn that the API server enforces the agent's admission policy: the Namespace to
+    send as the agent (``user``, ``group``) in a server-side dry run, and the words its refusal
+    carries (``denial``); None when the grant leaves the policy nothing to refuse a Namespace."""
+    probe = security.agent_policy_probe(_grant(data))
+    if probe is None:
+        return None
+    return {
+        "object": probe,
+        "user": security.AGENT_USER,
+        "group": group or security.AGENT_GROUP,
+        "denial": security.AGENT_POLICY_DENIAL,
+    }
+
+
 def apiserver_security_args(issuer: Any, admission_config_file: str, grant: Any = None) -> list:
     """The kube-apiserver security flags of every cluster of the tree."""
     try:
@@ -73,6 +88,7 @@ class FilterModule:
             "mission_policy": mission_policy,
             "admission_configuration": admission_configuration,
             "agent_manifests": agent_manifests,
+            "agent_policy_probe": agent_policy_probe,
             "apiserver_security_args": apiserver_security_args,
             "kubelet_client": kubelet_client,
             "kubelet_serving": kubelet_serving,

@@ -167,6 +167,31 @@ class TestCluster:
                 admin.apply(discovery.path_of(obj), obj, field_manager="fornax-harness", force=True)
         return self.user_kubeconfig(security.AGENT_USER, (security.AGENT_GROUP,))
 
+    def await_agent_policy(self, kubeconfig: Path, timeout: float = 30.0) -> None:
+        """Return once the API server enforces the agent's admission policy, as the hub role
+        waits for it before the agent starts: the probe of security.agent_policy_probe, sent
+        with the agent's ``kubeconfig`` in a dry run, is refused by the policy (the API server
+        loads a new policy about a second after install_agent_identity stored it)."""
+        probe = security.agent_policy_probe(self.policy)
+        if probe is None:
+            return
+        deadline = time.monotonic() + timeout
+        with KubeClient(settings_from_kubeconfig(str(kubeconfig))) as agent:
+            while True:
+                try:
+                    agent.create("/api/v1/namespaces", probe, dry_run=True)
+                    answer: tuple = (201, "accepted")
+                except KubeApiError as exc:
+                    answer = (exc.status, str(exc))
+                if security.agent_policy_denied(*answer):
+                    return
+                if time.monotonic() > deadline:
+                    raise HarnessError(
+                        f"{self.name}: the agent's admission policy is not enforced after "
+                        f"{timeout:.0f} s; the probe got {answer}"
+                    )
+                time.sleep(0.1)
+
     # -- processes -------------------------------------------------------------------------
 
     def _etcd_argv(self) -> list[str]:

@@ -78,6 +78,9 @@ class FornaxTree:
         self.settings = {**FAST, **(agent_settings or {})}
         self.overrides = overrides or {}
         self.tied = tied
+        # Every identity first: the API servers load the admission policies while the links
+        # are made, and each is in force before its agent starts (as the hub role waits).
+        identities = {name: m.cluster.install_agent_identity() for name, m in members.items()}
         for name, member in members.items():
             if member.parent is not None:
                 parent = members[member.parent].cluster
@@ -96,12 +99,14 @@ class FornaxTree:
                     kubeconfig["clusters"][0]["cluster"]["server"] = server
                 # The parent's serving certificate names 127.0.0.1, which the proxy keeps.
                 write_kubeconfig(str(member.cluster.dir / "parent.kubeconfig"), kubeconfig)
-            member.config_path = self._write_config(name, member)
+        for name, member in members.items():
+            member.cluster.await_agent_policy(identities[name])
+            member.config_path = self._write_config(name, member, identities[name])
 
-    def _write_config(self, name: str, member: Member) -> Path:
+    def _write_config(self, name: str, member: Member, kubeconfig: Path) -> Path:
         config = {
             "cluster": name,
-            "kubeconfig": str(member.cluster.install_agent_identity()),
+            "kubeconfig": str(kubeconfig),
             "labels": member.labels,
             "state_dir": str(member.cluster.dir / "agent-state"),
             "kubectl": str(member.cluster.bin / "kubectl"),

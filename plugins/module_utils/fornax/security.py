@@ -59,6 +59,10 @@ AGENT_USER = "fornax-agent"
 AGENT_GROUP = "fornax:agents"
 AGENT_ROLE = "fornax:agent"
 AGENT_POLICY = "fornax-agent-content"
+# The Namespace a probe of that policy would create (server-side dry run only, never stored),
+# and what the API server's refusal says once the policy is enforced (agent_policy_probe).
+POLICY_PROBE_NAMESPACE = "fornax-policy-probe"
+AGENT_POLICY_DENIAL = f"ValidatingAdmissionPolicy '{AGENT_POLICY}'"
 
 # The API server's identity towards the kubelets: a client certificate (file stem
 # KUBELET_CLIENT in the cluster's PKI directory, CN KUBELET_CLIENT_USER, no group) bound to the
@@ -311,6 +315,40 @@ def agent_admission_policy(policy: Any = None, subjects: Optional[list] = None) 
             "spec": {"policyName": AGENT_POLICY, "validationActions": ["Deny"]},
         },
     ]
+
+
+def agent_policy_probe(policy: Any = None) -> Optional[dict]:
+    """A write the agent's admission policy refuses the agent under this grant, or None.
+
+    The API server loads a new ValidatingAdmissionPolicy a second or so after it is stored
+    (its admission plugin refreshes policies once a second), and nothing in the API says when.
+    Whoever installs the policy therefore sends this write as the agent, as a server-side dry
+    run (nothing is stored), until the API server refuses it naming the policy
+    (``agent_policy_denied``); the agent starts only then, as cluster_link waits for the
+    child-token policy. The probe is a Namespace, so that RBAC lets it through to admission:
+    one whose Pod Security label is looser than the grant's level or, at ``privileged``, one
+    the grant does not give. With neither (no Namespaces granted, or ``privileged`` with every
+    namespace given) there is nothing the policy refuses a Namespace write, hence no probe.
+    """
+    grant = _policy(policy)
+    if not grant.allows_resource("namespaces", ""):
+        return None
+    labels: dict = {}
+    name = POLICY_PROBE_NAMESPACE
+    if grant.pod_security != PRIVILEGED:
+        labels[f"{POD_SECURITY_LABEL_PREFIX}enforce"] = PRIVILEGED
+    else:
+        refused = [n for n in (name, *PROTECTED_NAMESPACES) if not grant.allows_namespace(n)]
+        if not refused:
+            return None
+        name = refused[0]
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def agent_policy_denied(status: Any, message: Any) -> bool:
+    """Whether an API answer (HTTP ``status``, its ``message``) is the agent's admission policy
+    refusing a write: the policy is loaded and enforced."""
+    return status == 403 and AGENT_POLICY_DENIAL in str(message)
 
 
 def agent_manifests(

@@ -119,6 +119,61 @@ def test_filters_give_the_roles_the_same_values():
         filters["apiserver_security_args"]("http://x", "a.yaml")
 
 
+@pytest.mark.parametrize(
+    ("grant", "name", "labels"),
+    [
+        (None, "fornax-policy-probe", {"pod-security.kubernetes.io/enforce": "privileged"}),
+        (
+            {"podSecurity": "restricted", "namespaces": ["lab"]},
+            "fornax-policy-probe",
+            {"pod-security.kubernetes.io/enforce": "privileged"},
+        ),
+        ({"podSecurity": "privileged", "namespaces": ["lab"]}, "fornax-policy-probe", {}),
+        ({"podSecurity": "privileged"}, "kube-system", {}),
+        ({"podSecurity": "privileged", "namespaces": ["*", "kube-system"]}, "kube-public", {}),
+    ],
+)
+def test_the_policy_probe_is_a_namespace_the_grant_refuses(grant, name, labels):
+    probe = security.agent_policy_probe(grant)
+    assert probe == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": labels},
+    }
+    # What the agent's own check says of it, as the admission policy must too.
+    assert policy.parse_policy(grant).problem(probe, "namespaces", "", None)
+
+
+@pytest.mark.parametrize(
+    "grant",
+    [
+        {"podSecurity": "privileged", "namespaces": ["*", *policy.PROTECTED_NAMESPACES]},
+        {"resources": ["configmaps"]},
+    ],
+)
+def test_no_probe_when_the_policy_refuses_no_namespace_write(grant):
+    assert security.agent_policy_probe(grant) is None
+    assert FilterModule().filters()["agent_policy_probe"](grant) is None
+
+
+def test_the_policy_probe_filter_and_the_denial():
+    probe = FilterModule().filters()["agent_policy_probe"](None, "site:agents")
+    assert probe == {
+        "object": security.agent_policy_probe(None),
+        "user": "fornax-agent",
+        "group": "site:agents",
+        "denial": "ValidatingAdmissionPolicy 'fornax-agent-content'",
+    }
+    denied = (
+        'namespaces "fornax-policy-probe" is forbidden: ValidatingAdmissionPolicy '
+        "'fornax-agent-content' with binding 'fornax-agent-content' denied request: ..."
+    )
+    assert security.agent_policy_denied(403, denied)
+    assert not security.agent_policy_denied(409, denied)
+    assert not security.agent_policy_denied(403, 'namespaces is forbidden: User "x" cannot')
+    assert not security.agent_policy_denied(201, "accepted")
+
+
 def test_the_kubelet_client_identity_has_the_kubelet_api_only():
     identity = security.kubelet_client("/etc/kubernetes/pki/")
     assert identity["certificate"] == {
