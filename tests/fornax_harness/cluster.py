@@ -37,6 +37,7 @@ from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.kubeconfig_fi
     write_kubeconfig,
 )
 from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.resource import Discovery
+from ansible_collections.centaurus.fornax.plugins.module_utils.k8s.waiter import poll
 
 from .binaries import k8s_bin_dir, repo_root
 from .pki import CertificateAuthority, KeyPair, service_account_keys
@@ -175,22 +176,23 @@ class TestCluster:
         probe = security.agent_policy_probe(self.policy)
         if probe is None:
             return
-        deadline = time.monotonic() + timeout
         with KubeClient(settings_from_kubeconfig(str(kubeconfig))) as agent:
-            while True:
+
+            def answer() -> tuple:
                 try:
                     agent.create("/api/v1/namespaces", probe, dry_run=True)
-                    answer: tuple = (201, "accepted")
                 except KubeApiError as exc:
-                    answer = (exc.status, str(exc))
-                if security.agent_policy_denied(*answer):
-                    return
-                if time.monotonic() > deadline:
-                    raise HarnessError(
-                        f"{self.name}: the agent's admission policy is not enforced after "
-                        f"{timeout:.0f} s; the probe got {answer}"
-                    )
-                time.sleep(0.1)
+                    return exc.status, str(exc)
+                return 201, "accepted"
+
+            outcome = poll(
+                answer, lambda a: security.agent_policy_denied(*a), timeout=timeout, sleep=0.1
+            )
+        if not outcome.met:
+            raise HarnessError(
+                f"{self.name}: the agent's admission policy is not enforced after "
+                f"{timeout:.0f} s; the probe got {outcome.value}"
+            )
 
     # -- processes -------------------------------------------------------------------------
 
